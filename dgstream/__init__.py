@@ -1,0 +1,80 @@
+"""dgstream: live transcription over Deepgram's streaming protocol.
+
+Public names are loaded lazily so that `dgstream --version` and `--help` stay fast
+and never import websockets or sounddevice (STYLE §10).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "LiveOptions": "dgstream.options",
+    "OptionsError": "dgstream.options",
+    "LiveTranscriptionEvents": "dgstream.messages",
+    "LiveResultResponse": "dgstream.messages",
+    "MetadataResponse": "dgstream.messages",
+    "SpeechStartedResponse": "dgstream.messages",
+    "UtteranceEndResponse": "dgstream.messages",
+    "ErrorResponse": "dgstream.messages",
+    "UnhandledResponse": "dgstream.messages",
+    "OpenResponse": "dgstream.messages",
+    "CloseResponse": "dgstream.messages",
+    "Transcript": "dgstream.transcript",
+    "AsyncLiveClient": "dgstream.client",
+    "LiveClient": "dgstream.threaded",
+    "DeepgramClient": "dgstream.compat",
+    "DeepgramClientOptions": "dgstream.compat",
+    "DgstreamError": "dgstream.errors",
+    "HandshakeError": "dgstream.errors",
+    "AuthError": "dgstream.errors",
+    "BadRequestError": "dgstream.errors",
+    "PaymentRequiredError": "dgstream.errors",
+    "RateLimitError": "dgstream.errors",
+    "ServerUnavailableError": "dgstream.errors",
+    "ConnectError": "dgstream.errors",
+    "StreamClosedError": "dgstream.errors",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+if TYPE_CHECKING:
+    from .client import AsyncLiveClient
+    from .compat import DeepgramClient, DeepgramClientOptions
+    from .errors import (
+        AuthError,
+        BadRequestError,
+        ConnectError,
+        DgstreamError,
+        HandshakeError,
+        PaymentRequiredError,
+        RateLimitError,
+        ServerUnavailableError,
+        StreamClosedError,
+    )
+    from .messages import (
+        CloseResponse,
+        ErrorResponse,
+        LiveResultResponse,
+        LiveTranscriptionEvents,
+        MetadataResponse,
+        OpenResponse,
+        SpeechStartedResponse,
+        UnhandledResponse,
+        UtteranceEndResponse,
+    )
+    from .options import LiveOptions, OptionsError
+    from .threaded import LiveClient
+    from .transcript import Transcript
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dgstream' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,202 @@
+"""dgstream's exceptions. Each carries the data a user needs to act on it.
+
+    DgstreamError
+    ├── OptionsError (dgstream.options)   a LiveOptions value the service would reject
+    ├── ConfigError                       a bad config file or profile
+    ├── AudioError                        an audio source cannot be opened or read
+    ├── ConnectError                      the server could not be reached (refused, DNS, TLS, timeout)
+    ├── HandshakeError                    the server answered the upgrade with an HTTP error
+    │   ├── BadRequestError               400: a parameter was rejected
+    │   ├── AuthError                     401/403: the key is missing, wrong or not allowed
+    │   ├── PaymentRequiredError          402: the project is out of credit
+    │   ├── RateLimitError                429: too many requests or connections
+    │   └── ServerUnavailableError        5xx
+    └── StreamClosedError                 the server ended the stream with an error close code
+
+A HandshakeError keeps `status`, `dg_error` (the header), `request_id`, `message`
+(the body's message) and `body` (raw). A StreamClosedError keeps `code`, `reason`
+and `explanation` (what the NET-0000/NET-0001/DATA-0000 codes mean in plain words).
+"""
+
+from __future__ import annotations
+
+import json
+
+from .options import OptionsError
+
+__all__ = [
+    "AudioError",
+    "AuthError",
+    "BadRequestError",
+    "ConfigError",
+    "ConnectError",
+    "DgstreamError",
+    "HandshakeError",
+    "OptionsError",
+    "PaymentRequiredError",
+    "RateLimitError",
+    "ServerUnavailableError",
+    "StreamClosedError",
+    "explain_close",
+    "handshake_error",
+]
+
+
+class DgstreamError(Exception):
+    """Base of all dgstream errors."""
+
+
+
+
+class ConfigError(DgstreamError):
+    """The config file or a profile in it is unusable."""
+
+
+class AudioError(DgstreamError):
+    """An audio source cannot be opened or read; the message says what to check."""
+
+
+class ConnectError(DgstreamError):
+    """The server could not be reached: refused, unresolvable, TLS failure or timeout."""
+
+    def __init__(self, message: str, url: str = "") -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class HandshakeError(DgstreamError):
+    """The server refused the WebSocket upgrade with an HTTP status."""
+
+    def __init__(
+        self,
+        status: int,
+        *,
+        dg_error: str = "",
+        request_id: str = "",
+        message: str = "",
+        body: str = "",
+        url: str = "",
+    ) -> None:
+        self.status = status
+        self.dg_error = dg_error
+        self.request_id = request_id
+        self.message = message
+        self.body = body
+        self.url = url
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        what = self.message or self.dg_error or "no message"
+        extra = []
+        if self.dg_error and self.dg_error != what:
+            extra.append(f"dg-error: {self.dg_error}")
+        if self.request_id:
+            extra.append(f"request id {self.request_id}")
+        return f"HTTP {self.status}: {what}" + (f" ({'; '.join(extra)})" if extra else "")
+
+
+class BadRequestError(HandshakeError):
+    """400: the server rejected a parameter."""
+
+
+class AuthError(HandshakeError):
+    """401 or 403: credentials missing, invalid or not permitted."""
+
+
+class PaymentRequiredError(HandshakeError):
+    """402: the project has run out of credit."""
+
+
+class RateLimitError(HandshakeError):
+    """429: too many requests or concurrent connections."""
+
+
+class ServerUnavailableError(HandshakeError):
+    """5xx: the service is unavailable."""
+
+
+def handshake_error(
+    status: int, headers: dict[str, str], body: bytes | str, url: str = ""
+) -> HandshakeError:
+    """Build the HandshakeError subclass for an HTTP rejection (PROTOCOL §1)."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    message = ""
+    request_id = headers.get("dg-request-id", "")
+    try:
+        data = json.loads(text) if text else None
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        for key in ("err_msg", "message", "reason", "description"):
+            value = data.get(key)
+            if isinstance(value, str) and value:
+                message = value
+                break
+        rid = data.get("request_id")
+        if not request_id and isinstance(rid, str):
+            request_id = rid
+    elif text:
+        message = text.strip().splitlines()[0][:200] if text.strip() else ""
+    cls: type[HandshakeError]
+    if status == 400:
+        cls = BadRequestError
+    elif status in (401, 403):
+        cls = AuthError
+    elif status == 402:
+        cls = PaymentRequiredError
+    elif status == 429:
+        cls = RateLimitError
+    elif status >= 500:
+        cls = ServerUnavailableError
+    else:
+        cls = HandshakeError
+    return cls(
+        status,
+        dg_error=headers.get("dg-error", ""),
+        request_id=request_id,
+        message=message,
+        body=text[:2000],
+        url=url,
+    )
+
+
+_EXPLAIN = {
+    "NET-0000": "the server did not produce a result in time (NET-0000); try again",
+    "NET-0001": (
+        "no audio or KeepAlive reached the server for about 10 s, so it closed the stream "
+        "(NET-0001); send audio or enable keepalive"
+    ),
+    "DATA-0000": (
+        "the server could not decode the audio (DATA-0000); check --encoding, --sample-rate "
+        "and --channels, or send a container format such as WAV"
+    ),
+}
+
+
+def explain_close(code: int | None, reason: str) -> str:
+    """A plain explanation of a close code and reason."""
+    for key, text in _EXPLAIN.items():
+        if key in reason or key.lower().replace("-", "") in reason:
+            return text
+    if code == 1000:
+        return "the stream ended normally"
+    if code is None or code == 1006:
+        return "the connection was lost without a close frame (network failure or server crash)"
+    if code == 1008:
+        return "the server rejected the data as a policy violation"
+    if code == 1011:
+        return "the server hit an internal error"
+    if code == 1009:
+        return "a message was larger than allowed"
+    return f"the server closed the connection with code {code}"
+
+
+class StreamClosedError(DgstreamError):
+    """The server closed the stream with an error code, or the connection was lost."""
+
+    def __init__(self, code: int | None, reason: str = "") -> None:
+        self.code = code
+        self.reason = reason
+        self.explanation = explain_close(code, reason)
+        detail = f" ({reason})" if reason else ""
+        super().__init__(f"connection closed with code {code}{detail}: {self.explanation}")

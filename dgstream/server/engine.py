@@ -1,0 +1,77 @@
+"""The speech engine interface of `dgstream serve`: PCM in, timed words out.
+
+No I/O here. The server's session decodes audio to 16-bit mono PCM per channel,
+feeds it to one `EngineStream` per channel, and turns what the stream reports into
+Deepgram's Results cadence (interim results, finals at endpoints, speech_final).
+
+Time is audio time: the stream's clock is the number of samples fed divided by the
+sample rate, so results never depend on wall-clock speed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from ..options import LiveOptions
+
+__all__ = ["Engine", "EngineStream", "EngineWord", "ModelDescription"]
+
+
+@dataclass(frozen=True, slots=True)
+class EngineWord:
+    """One recognised word, with times in seconds of stream audio."""
+
+    word: str  # lower-case, no punctuation: Deepgram's `word`
+    start: float
+    end: float
+    confidence: float = 1.0
+    punctuated: str | None = None  # cased and punctuated form, when the engine has one
+    speaker: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ModelDescription:
+    """What Results and Metadata report as the model (PROTOCOL §4 `model_info`)."""
+
+    name: str
+    version: str
+    arch: str
+    uuid: str
+
+
+class EngineStream(Protocol):
+    """Recognition state of one channel of one connection."""
+
+    def feed(self, samples: npt.NDArray[np.int16]) -> None:
+        """Append mono int16 samples at the rate given to `Engine.open_stream`."""
+
+    def hypothesis(self) -> list[EngineWord]:
+        """Words recognised so far and not yet committed, in order. May change between calls."""
+
+    def endpoint(self) -> bool:
+        """True when the engine itself has found the end of an utterance (commit now).
+
+        Engines without their own endpointing return False; the session's energy
+        detector decides endpoints for them.
+        """
+
+    def commit(self) -> list[EngineWord]:
+        """Finalise the current hypothesis: return its words and never return them again."""
+
+    def close(self) -> None:
+        """Release resources. Called once, when the connection ends."""
+
+
+class Engine(Protocol):
+    """A recogniser shared by all connections of one server (loaded once)."""
+
+    name: str
+    model: ModelDescription
+
+    def open_stream(self, *, sample_rate: int, channel: int, options: LiveOptions) -> EngineStream:
+        """A new stream for one channel of a connection."""
