@@ -1,0 +1,219 @@
+"""Transcript assembly: server events in, interim line / committed segments / utterances out.
+
+No I/O here. Every renderer builds on `Transcript.apply()`, which returns what changed
+so that a renderer never has to decide what is final (STYLE §6). Times are absolute
+seconds of stream audio, shifted by `offset` (for several files streamed in a row).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+from .messages import LiveResultResponse, UtteranceEndResponse, Word
+
+__all__ = [
+    "Change",
+    "InterimChanged",
+    "Segment",
+    "SegmentCommitted",
+    "Transcript",
+    "UtteranceEnded",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A run of final words of one channel (and one speaker, when diarizing)."""
+
+    channel: int
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...] = ()
+    speaker: int | None = None
+    speech_final: bool = False
+    from_finalize: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InterimChanged:
+    """The not-yet-final text of a channel changed ("" when a final replaced it)."""
+
+    channel: int
+    text: str
+    start: float
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentCommitted:
+    segment: Segment
+
+
+@dataclass(frozen=True, slots=True)
+class UtteranceEnded:
+    """The speaker paused: `speech_final` on a final, or an UtteranceEnd message."""
+
+    channel: int
+    end: float
+    reason: str  # "speech_final" or "utterance_end"
+
+
+Change = Union[InterimChanged, SegmentCommitted, UtteranceEnded]
+
+
+def _join(words: tuple[Word, ...] | list[Word]) -> str:
+    return " ".join(w.text for w in words)
+
+
+@dataclass
+class _ChannelState:
+    interim: str = ""
+    interim_start: float = 0.0
+    open_utterance: list[Segment] = field(default_factory=list)
+    transcribed_until: float = 0.0
+
+
+class Transcript:
+    """Assembles results of all channels into committed segments and utterances."""
+
+    def __init__(self, offset: float = 0.0) -> None:
+        self.offset = offset
+        self.segments: list[Segment] = []
+        self._utterances: list[list[Segment]] = []
+        self._channels: dict[int, _ChannelState] = {}
+
+    # -- queries ---------------------------------------------------------------
+    @property
+    def channels(self) -> list[int]:
+        return sorted(self._channels)
+
+    def interim(self, channel: int = 0) -> str:
+        state = self._channels.get(channel)
+        return state.interim if state else ""
+
+    def transcribed_until(self, channel: int | None = None) -> float:
+        """Absolute audio time up to which finals have arrived (slowest channel if None)."""
+        if channel is not None:
+            state = self._channels.get(channel)
+            return state.transcribed_until if state else self.offset
+        if not self._channels:
+            return self.offset
+        return min(s.transcribed_until for s in self._channels.values())
+
+    @property
+    def word_count(self) -> int:
+        return sum(len(s.words) if s.words else len(s.text.split()) for s in self.segments)
+
+    def text(self, channel: int | None = None) -> str:
+        """All committed text, one line per utterance."""
+        lines = []
+        for utt in self.utterances(channel):
+            lines.append(" ".join(s.text for s in utt))
+        return "\n".join(lines)
+
+    def utterances(self, channel: int | None = None) -> list[list[Segment]]:
+        """Closed utterances followed by any still open, in commit order."""
+        result = list(self._utterances)
+        for ch in sorted(self._channels):
+            if self._channels[ch].open_utterance:
+                result.append(list(self._channels[ch].open_utterance))
+        if channel is None:
+            return result
+        return [u for u in result if u and u[0].channel == channel]
+
+    # -- updates ---------------------------------------------------------------
+    def _state(self, channel: int) -> _ChannelState:
+        state = self._channels.get(channel)
+        if state is None:
+            state = self._channels[channel] = _ChannelState(
+                interim_start=self.offset, transcribed_until=self.offset
+            )
+        return state
+
+    def apply(self, event: object) -> list[Change]:
+        """Take one event; return what changed. Events other than results are ignored."""
+        if isinstance(event, LiveResultResponse):
+            return self._apply_result(event)
+        if isinstance(event, UtteranceEndResponse):
+            channel = event.channel[0] if event.channel else 0
+            return self._close_utterance(channel, event.last_word_end + self.offset, "utterance_end")
+        return []
+
+    def _apply_result(self, result: LiveResultResponse) -> list[Change]:
+        channel = result.channel_number
+        state = self._state(channel)
+        start = result.start + self.offset
+        changes: list[Change] = []
+        if not result.is_final:
+            text = result.transcript
+            if text != state.interim:
+                state.interim = text
+                state.interim_start = start
+                changes.append(InterimChanged(channel, text, start))
+            return changes
+        state.transcribed_until = max(state.transcribed_until, start + result.duration)
+        if state.interim:
+            state.interim = ""
+            changes.append(InterimChanged(channel, "", start))
+        for segment in self._segments_of(result, channel, start):
+            self.segments.append(segment)
+            state.open_utterance.append(segment)
+            changes.append(SegmentCommitted(segment))
+        if result.speech_final:
+            changes.extend(self._close_utterance(channel, start + result.duration, "speech_final"))
+        return changes
+
+    def _segments_of(self, result: LiveResultResponse, channel: int, start: float) -> list[Segment]:
+        words = result.words
+        common = {"speech_final": result.speech_final, "from_finalize": result.from_finalize}
+        if not words:
+            text = result.transcript.strip()
+            if not text:
+                return []
+            return [Segment(channel, start, start + result.duration, text, (), None, **common)]
+        if self.offset:
+            words = tuple(
+                Word(
+                    w.word,
+                    w.start + self.offset,
+                    w.end + self.offset,
+                    w.confidence,
+                    w.punctuated_word,
+                    w.speaker,
+                    w.speaker_confidence,
+                    w.language,
+                )
+                for w in words
+            )
+        # Split into runs of one speaker, so each segment can carry a speaker label.
+        runs: list[list[Word]] = [[words[0]]]
+        for w in words[1:]:
+            if w.speaker != runs[-1][-1].speaker:
+                runs.append([w])
+            else:
+                runs[-1].append(w)
+        segments = []
+        for i, run in enumerate(runs):
+            last = i == len(runs) - 1
+            segments.append(
+                Segment(
+                    channel,
+                    run[0].start,
+                    run[-1].end,
+                    _join(run),
+                    tuple(run),
+                    run[0].speaker,
+                    speech_final=result.speech_final and last,
+                    from_finalize=result.from_finalize,
+                )
+            )
+        return segments
+
+    def _close_utterance(self, channel: int, end: float, reason: str) -> list[Change]:
+        state = self._state(channel)
+        if not state.open_utterance:
+            return []
+        self._utterances.append(state.open_utterance)
+        state.open_utterance = []
+        return [UtteranceEnded(channel, end, reason)]
