@@ -39,7 +39,34 @@ _LAZY = {
     "StreamClosedError": "dgstream.errors",
 }
 
-__all__ = ["__version__", *_LAZY]
+__all__ = [
+    "__version__",
+    "AsyncLiveClient",
+    "AuthError",
+    "BadRequestError",
+    "CloseResponse",
+    "ConnectError",
+    "DeepgramClient",
+    "DeepgramClientOptions",
+    "DgstreamError",
+    "ErrorResponse",
+    "HandshakeError",
+    "LiveClient",
+    "LiveOptions",
+    "LiveResultResponse",
+    "LiveTranscriptionEvents",
+    "MetadataResponse",
+    "OpenResponse",
+    "OptionsError",
+    "PaymentRequiredError",
+    "RateLimitError",
+    "ServerUnavailableError",
+    "SpeechStartedResponse",
+    "StreamClosedError",
+    "Transcript",
+    "UnhandledResponse",
+    "UtteranceEndResponse",
+]
 
 if TYPE_CHECKING:
     from .client import AsyncLiveClient

@@ -46,8 +46,6 @@ class DgstreamError(Exception):
     """Base of all dgstream errors."""
 
 
-
-
 class ConfigError(DgstreamError):
     """The config file or a profile in it is unusable."""
 

@@ -170,7 +170,9 @@ class Word(_Response):
             start=_f(d, "start"),
             end=_f(d, "end"),
             confidence=_f(d, "confidence"),
-            punctuated_word=d.get("punctuated_word") if isinstance(d.get("punctuated_word"), str) else None,
+            punctuated_word=d.get("punctuated_word")
+            if isinstance(d.get("punctuated_word"), str)
+            else None,
             speaker=speaker if isinstance(speaker, int) and not isinstance(speaker, bool) else None,
             speaker_confidence=_opt_f(d, "speaker_confidence"),
             language=d.get("language") if isinstance(d.get("language"), str) else None,
@@ -194,7 +196,9 @@ class Alternative(_Response):
             words=tuple(Word.from_dict(w) for w in words if isinstance(w, dict))
             if isinstance(words, list)
             else (),
-            languages=tuple(x for x in langs if isinstance(x, str)) if isinstance(langs, list) else None,
+            languages=tuple(x for x in langs if isinstance(x, str))
+            if isinstance(langs, list)
+            else None,
         )
 
 
@@ -211,7 +215,9 @@ class Channel(_Response):
             alternatives=tuple(Alternative.from_dict(a) for a in alts if isinstance(a, dict))
             if isinstance(alts, list)
             else (Alternative(),),
-            search=tuple(x for x in search if isinstance(x, dict)) if isinstance(search, list) else None,
+            search=tuple(x for x in search if isinstance(x, dict))
+            if isinstance(search, list)
+            else None,
         )
 
 
@@ -311,8 +317,12 @@ class MetadataResponse(_Response):
             sha256=_s(d, "sha256"),
             created=_s(d, "created"),
             duration=_f(d, "duration"),
-            channels=channels if isinstance(channels, int) and not isinstance(channels, bool) else 0,
-            models=tuple(m for m in models if isinstance(m, str)) if isinstance(models, list) else (),
+            channels=channels
+            if isinstance(channels, int) and not isinstance(channels, bool)
+            else 0,
+            models=tuple(m for m in models if isinstance(m, str))
+            if isinstance(models, list)
+            else (),
             model_info={
                 k: ModelInfo.from_dict(v)
                 for k, v in _d(d.get("model_info")).items()
@@ -343,7 +353,9 @@ class UtteranceEndResponse(_Response):
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], raw: str = "") -> UtteranceEndResponse:
-        return cls(channel=_ints(d.get("channel")) or (0, 1), last_word_end=_f(d, "last_word_end"), raw=raw)
+        return cls(
+            channel=_ints(d.get("channel")) or (0, 1), last_word_end=_f(d, "last_word_end"), raw=raw
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,7 +97,9 @@ class LiveOptions:
     # -- the v3 SDK's helpers -------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """The fields that are set, as a dict (v3 SDK compatible)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+        return {
+            f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None
+        }
 
     def to_json(self, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), indent=indent)
@@ -154,7 +156,7 @@ def _pairs(options: LiveOptions) -> list[tuple[str, str]]:
     return pairs
 
 
-AddonValue = Union[str, int, float, bool, Sequence[Union[str, int, float, bool]]]
+AddonValue = Union[str, int, float, bool, Sequence[str | int | float | bool]]
 
 
 def encode_query(
@@ -206,7 +208,9 @@ def _parse_endpointing(text: str) -> int | bool:
     return _parse_int("endpointing", text)
 
 
-def decode_query(query: str | Iterable[tuple[str, str]]) -> tuple[LiveOptions, dict[str, list[str]]]:
+def decode_query(
+    query: str | Iterable[tuple[str, str]],
+) -> tuple[LiveOptions, dict[str, list[str]]]:
     """Parse a query back into (LiveOptions, unknown parameters).
 
     Raises OptionsError naming the parameter whose value is malformed. Validation of
@@ -269,7 +273,8 @@ def validate(options: LiveOptions) -> LiveOptions:
     if options.encoding is not None:
         if options.encoding not in ENCODINGS:
             raise OptionsError(
-                "encoding", f"unknown encoding {options.encoding!r}; use one of {', '.join(ENCODINGS)}"
+                "encoding",
+                f"unknown encoding {options.encoding!r}; use one of {', '.join(ENCODINGS)}",
             )
         if options.sample_rate is None:
             # PROTOCOL §2 (assumed): encoding without sample_rate is rejected.
@@ -279,4 +284,3 @@ def validate(options: LiveOptions) -> LiveOptions:
         if isinstance(value, str):
             changes[name] = [value]
     return dataclasses.replace(options, **changes) if changes else options
-

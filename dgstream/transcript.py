@@ -137,7 +137,9 @@ class Transcript:
             return self._apply_result(event)
         if isinstance(event, UtteranceEndResponse):
             channel = event.channel[0] if event.channel else 0
-            return self._close_utterance(channel, event.last_word_end + self.offset, "utterance_end")
+            return self._close_utterance(
+                channel, event.last_word_end + self.offset, "utterance_end"
+            )
         return []
 
     def _apply_result(self, result: LiveResultResponse) -> list[Change]:

@@ -1,0 +1,567 @@
+"""AsyncLiveClient: one live transcription session over `websockets` (the only client network code).
+
+Flow: `start()` connects and starts three tasks (receive, dispatch, keepalive);
+`send()` writes audio with back-pressure; `finish()` sends CloseStream and waits for
+the server's last results, Metadata and close (PROTOCOL §3), then returns whether
+the close was clean. Handlers run on a dispatch task fed by the receive task, so a
+slow or raising handler never stalls or ends the socket, and `finish()` may be
+awaited from inside a handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+import ssl
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from . import __version__
+from .errors import (
+    ConnectError,
+    DgstreamError,
+    HandshakeError,
+    StreamClosedError,
+    handshake_error,
+)
+from .messages import (
+    CLOSE_STREAM,
+    EVENT_OF,
+    KEEP_ALIVE,
+    PAYLOAD_NAME,
+    CloseResponse,
+    ErrorResponse,
+    LiveTranscriptionEvents,
+    OpenResponse,
+    finalize_message,
+    parse_message,
+)
+from .options import LiveOptions, encode_query
+
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
+
+__all__ = ["DEFAULT_URL", "AsyncLiveClient", "build_url", "redact_headers"]
+
+log = logging.getLogger("dgstream")
+
+DEFAULT_URL = "wss://api.deepgram.com"
+LISTEN_PATH = "/v1/listen"
+
+Handler = Callable[..., Any]
+Event = LiveTranscriptionEvents
+
+
+def build_url(base: str | None, query: str = "") -> str:
+    """The `/v1/listen` URL for a base URL (PROTOCOL §1).
+
+    `http://` maps to `ws://`, `https://` and bare hosts to `wss://`; a path prefix is
+    kept (reverse proxies) and a path already ending in `/v1/listen` is not doubled.
+    """
+    base = (base or DEFAULT_URL).strip()
+    if "://" not in base:
+        base = "wss://" + base
+    parts = urlsplit(base)
+    scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme.lower())
+    if scheme is None:
+        raise ValueError(
+            f"unsupported URL scheme {parts.scheme!r} in {base!r}; use ws://, wss://, http:// or https://"
+        )
+    if not parts.netloc:
+        raise ValueError(f"no host in URL {base!r}")
+    path = parts.path.rstrip("/")
+    if not path.endswith(LISTEN_PATH):
+        path += LISTEN_PATH
+    q = "&".join(x for x in (parts.query, query) if x)
+    return urlunsplit((scheme, parts.netloc, path, q, ""))
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers safe to log: credentials replaced by their scheme and `***`."""
+    out = {}
+    for k, v in headers.items():
+        if k.lower() in ("authorization", "sec-websocket-protocol"):
+            scheme = v.split(None, 1)[0].rstrip(",") if v else ""
+            out[k] = f"{scheme} ***"
+        else:
+            out[k] = v
+    return out
+
+
+def _event_key(event: LiveTranscriptionEvents | str) -> LiveTranscriptionEvents:
+    if isinstance(event, LiveTranscriptionEvents):
+        return event
+    try:
+        return LiveTranscriptionEvents(event)
+    except ValueError:
+        try:
+            return LiveTranscriptionEvents[event]
+        except KeyError:
+            names = ", ".join(e.name for e in LiveTranscriptionEvents)
+            raise ValueError(f"unknown event {event!r}; use one of {names}") from None
+
+
+class AsyncLiveClient:
+    """An asyncio live transcription client with the v3 SDK's method names.
+
+    `api_key` falls back to `DEEPGRAM_API_KEY`; `access_token` (or
+    `DEEPGRAM_ACCESS_TOKEN`) is sent as `Bearer`. With neither, no credentials are
+    sent (fine for `dgstream serve`). `keepalive` sends KeepAlive whenever no audio
+    has been sent for `keepalive_interval` seconds. `finish_timeout` bounds how long
+    `finish()` waits for the server's last results and close.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        url: str | None = None,
+        access_token: str | None = None,
+        keepalive: bool = True,
+        keepalive_interval: float = 4.0,
+        finish_timeout: float = 10.0,
+        open_timeout: float = 10.0,
+        headers: Mapping[str, str] | None = None,
+        _owner: Any = None,
+        _sink: Callable[[LiveTranscriptionEvents, Any], None] | None = None,
+    ) -> None:
+        self._api_key = api_key or os.environ.get("DEEPGRAM_API_KEY") or ""
+        self._access_token = access_token or os.environ.get("DEEPGRAM_ACCESS_TOKEN") or ""
+        self.base_url = url or os.environ.get("DEEPGRAM_HOST") or DEFAULT_URL
+        self.keepalive = keepalive
+        self.keepalive_interval = keepalive_interval
+        self.finish_timeout = finish_timeout
+        self.open_timeout = open_timeout
+        self._headers = dict(headers or {})
+        self._owner = self if _owner is None else _owner
+        self._sink = _sink
+        self._handlers: dict[LiveTranscriptionEvents, list[Handler]] = {}
+        self._kwargs: dict[str, Any] = {}
+        self._ws: ClientConnection | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._recv_task: asyncio.Task[None] | None = None
+        self._dispatch_task: asyncio.Task[None] | None = None
+        self._queue: asyncio.Queue[tuple[LiveTranscriptionEvents, Any] | None] | None = None
+        self._iter_queue: asyncio.Queue[Any] | None = None
+        self._finish_task: asyncio.Task[bool] | None = None
+        self._closing = False
+        self._close_emitted = False
+        self._last_send = 0.0
+        #: The server's id for this stream (`dg-request-id`), once connected.
+        self.request_id = ""
+        #: The URL connected to (no credentials are ever in it).
+        self.url = ""
+        self.close_code: int | None = None
+        self.close_reason = ""
+        #: Set when the server ended the stream with an error close.
+        self.close_error: StreamClosedError | None = None
+        self.bytes_sent = 0
+        self.started_at = 0.0
+
+    # -- handlers ---------------------------------------------------------------
+    def on(self, event: LiveTranscriptionEvents | str, handler: Handler) -> None:
+        """Call `handler(client, <payload>=..., **kwargs)` for each `event` (sync or async)."""
+        if not callable(handler):
+            raise TypeError("handler must be callable")
+        self._handlers.setdefault(_event_key(event), []).append(handler)
+
+    def _deliver(self, event: LiveTranscriptionEvents, payload: Any) -> None:
+        if self._iter_queue is not None:
+            self._iter_queue.put_nowait(payload)
+        if self._sink is not None:
+            self._sink(event, payload)
+        elif self._queue is not None:
+            self._queue.put_nowait((event, payload))
+
+    async def _dispatch(self) -> None:
+        assert self._queue is not None
+        while True:
+            item = await self._queue.get()
+            if item is None:
+                return
+            event, payload = item
+            await self.call_handlers(event, payload)
+
+    async def call_handlers(self, event: LiveTranscriptionEvents, payload: Any) -> None:
+        """Run the handlers of one event in order; a raising handler is reported, not fatal."""
+        for handler in self._handlers.get(event, ()):
+            try:
+                result = handler(self._owner, **{PAYLOAD_NAME[event]: payload}, **self._kwargs)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception as exc:
+                self.report_handler_error(event, handler, exc)
+
+    def report_handler_error(
+        self, event: LiveTranscriptionEvents, handler: Handler, exc: Exception
+    ) -> None:
+        name = getattr(handler, "__qualname__", repr(handler))
+        log.error(
+            "handler %s for %s raised %r; the stream carries on",
+            name,
+            event.name,
+            exc,
+            exc_info=exc,
+        )
+        if event is not LiveTranscriptionEvents.Error:
+            self._deliver(
+                LiveTranscriptionEvents.Error,
+                ErrorResponse(
+                    description=f"handler {name} for {event.name} raised {type(exc).__name__}: {exc}",
+                    message=str(exc),
+                    variant="HandlerError",
+                    exception=exc,
+                ),
+            )
+
+    # -- connecting -------------------------------------------------------------
+    def _auth_headers(self) -> dict[str, str]:
+        if self._access_token and not self._api_key:
+            return {"Authorization": f"Bearer {self._access_token}"}
+        if self._api_key:
+            return {"Authorization": f"Token {self._api_key}"}
+        return {}
+
+    async def start(
+        self,
+        options: LiveOptions | Mapping[str, Any] | None = None,
+        addons: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        members: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> bool:
+        """Connect and start streaming. Returns True; raises HandshakeError or ConnectError.
+
+        `addons` are extra query parameters (they win over options), `headers` extra
+        HTTP headers, `members` attributes set on the client, and other keyword
+        arguments are passed to every handler call (PROTOCOL §5).
+        """
+        if self._ws is not None:
+            raise DgstreamError("start() was already called on this client; make a new one")
+        addons = dict(addons or {})
+        if isinstance(options, Mapping):
+            known = set(LiveOptions.__dataclass_fields__)
+            addons = {**{k: v for k, v in options.items() if k not in known}, **addons}
+            options = LiveOptions(
+                **{k: v for k, v in options.items() if k in known and v is not None}
+            )
+        self._kwargs = dict(kwargs)
+        for name, value in (members or {}).items():
+            setattr(self._owner, name, value)
+        self.url = build_url(self.base_url, encode_query(options, addons))
+        all_headers = {**self._headers, **dict(headers or {}), **self._auth_headers()}
+        if self._sink is None:
+            self._queue = asyncio.Queue()
+            if not self._handlers and self._iter_queue is None:
+                self._iter_queue = asyncio.Queue()  # nothing registered: the caller will iterate
+        try:
+            self._ws = await self._connect(all_headers)
+        except (HandshakeError, ConnectError) as exc:
+            await self._report_start_failure(exc)
+            raise
+        self.request_id = (
+            self._ws.response.headers.get("dg-request-id", "") if self._ws.response else ""
+        )
+        self.started_at = time.monotonic()
+        self._last_send = asyncio.get_running_loop().time()
+        log.debug("connected to %s (request id %s)", self.url, self.request_id)
+        self._deliver(
+            LiveTranscriptionEvents.Open, OpenResponse(request_id=self.request_id, url=self.url)
+        )
+        if self._queue is not None:
+            self._dispatch_task = asyncio.create_task(self._dispatch(), name="dgstream-dispatch")
+        self._recv_task = asyncio.create_task(self._receive(), name="dgstream-receive")
+        self._tasks = [self._recv_task]
+        if self.keepalive:
+            self._tasks.append(asyncio.create_task(self._keepalive(), name="dgstream-keepalive"))
+        return True
+
+    async def _report_start_failure(self, exc: DgstreamError) -> None:
+        """Start failed: Error handlers hear it too, with the exception and its data (v3 defect 2)."""
+        payload = ErrorResponse(description=str(exc), variant=type(exc).__name__, exception=exc)
+        if self._sink is not None:
+            self._sink(LiveTranscriptionEvents.Error, payload)
+        else:
+            await self.call_handlers(LiveTranscriptionEvents.Error, payload)
+        self._queue = None
+        self._iter_queue = None
+
+    async def _connect(self, headers: dict[str, str]) -> ClientConnection:
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
+
+        log.debug("connecting to %s with headers %s", self.url, redact_headers(headers))
+        try:
+            return await connect(
+                self.url,
+                additional_headers=headers,
+                user_agent_header=f"dgstream/{__version__}",
+                open_timeout=self.open_timeout,
+                compression=None,  # audio does not compress; deflate only costs CPU
+                max_size=16 * 1024 * 1024,
+                max_queue=64,
+                close_timeout=5,
+            )
+        except InvalidStatus as exc:
+            resp = exc.response
+            raise handshake_error(
+                resp.status_code,
+                {k.lower(): v for k, v in resp.headers.raw_items()},
+                bytes(resp.body or b""),
+                url=self.url,
+            ) from None
+        except InvalidURI as exc:
+            raise ConnectError(f"invalid server URL {self.url!r}: {exc}", url=self.url) from None
+        except ssl.SSLError as exc:
+            raise ConnectError(
+                f"TLS handshake with {self._host()} failed ({exc.reason or exc}); "
+                "if the server is plain, use a ws:// or http:// URL",
+                url=self.url,
+            ) from None
+        except TimeoutError:
+            raise ConnectError(
+                f"timed out after {self.open_timeout:g} s opening a connection to {self._host()}",
+                url=self.url,
+            ) from None
+        except InvalidHandshake as exc:
+            raise ConnectError(
+                f"{self._host()} did not complete a WebSocket handshake: {exc}", url=self.url
+            ) from None
+        except OSError as exc:
+            raise ConnectError(
+                f"cannot connect to {self._host()}: {_os_error_text(exc)}", url=self.url
+            ) from None
+
+    def _host(self) -> str:
+        return urlsplit(self.url).netloc or self.url
+
+    # -- the running connection ---------------------------------------------------
+    async def _receive(self) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        ws = self._ws
+        assert ws is not None
+        try:
+            async for message in ws:
+                event = parse_message(message)
+                self._deliver(EVENT_OF[type(event)], event)
+        except ConnectionClosed:
+            pass
+        except Exception as exc:
+            log.exception("receive failed")
+            self._deliver(
+                LiveTranscriptionEvents.Error,
+                ErrorResponse(
+                    description=f"receive failed: {exc}", variant="ClientError", exception=exc
+                ),
+            )
+        self._on_closed()
+
+    def _on_closed(self) -> None:
+        """The socket is closed: record why, report an abnormal close, emit Close once."""
+        ws = self._ws
+        assert ws is not None
+        rcvd = ws.protocol.close_rcvd
+        self.close_code = rcvd.code if rcvd is not None else 1006
+        self.close_reason = rcvd.reason if rcvd is not None else ""
+        reason = self.close_reason
+        clean = self.close_code == 1000 or (self._closing and self.close_code == 1005)
+        if not clean:
+            self.close_error = StreamClosedError(self.close_code, reason)
+            log.debug("connection closed: %s", self.close_error)
+            self._deliver(
+                LiveTranscriptionEvents.Error,
+                ErrorResponse(
+                    description=self.close_error.explanation,
+                    message=reason or f"close code {self.close_code}",
+                    variant="StreamClosed",
+                    exception=self.close_error,
+                ),
+            )
+        for task in self._tasks:
+            if task is not asyncio.current_task():
+                task.cancel()
+        self._emit_close(clean)
+
+    def _emit_close(self, clean: bool) -> None:
+        if self._close_emitted:
+            return
+        self._close_emitted = True
+        self._deliver(
+            LiveTranscriptionEvents.Close,
+            CloseResponse(code=self.close_code, reason=self.close_reason, clean=clean),
+        )
+        if self._iter_queue is not None:
+            self._iter_queue.put_nowait(None)
+        if self._queue is not None:
+            self._queue.put_nowait(None)
+
+    async def _keepalive(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not self._closing:
+            delay = self._last_send + self.keepalive_interval - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+                continue
+            try:
+                await self._send_text(KEEP_ALIVE)
+            except DgstreamError:
+                return
+
+    # -- sending ------------------------------------------------------------------
+    def is_open(self) -> bool:
+        """True while the socket is open and finish() has not been called."""
+        from websockets.protocol import State
+
+        return self._ws is not None and self._ws.state is State.OPEN and not self._closing
+
+    async def is_connected(self) -> bool:
+        """v3 SDK name (awaitable in the async client)."""
+        return self.is_open()
+
+    def _check_open(self) -> ClientConnection:
+        ws = self._ws
+        if ws is None:
+            raise DgstreamError("not connected: call start() first")
+        if self.close_error is not None:
+            raise self.close_error
+        from websockets.protocol import State
+
+        if ws.state is not State.OPEN:
+            raise StreamClosedError(self.close_code, self.close_reason)
+        return ws
+
+    async def send(self, data: bytes | bytearray | memoryview | str) -> bool:
+        """Send audio (or a raw text frame). Empty chunks are skipped (PROTOCOL §3).
+
+        Waits while the socket's buffer is full (back-pressure). Raises
+        StreamClosedError if the stream has ended.
+        """
+        if not data:
+            return True
+        if self._closing:
+            raise DgstreamError("send() after finish(): the stream is closing")
+        ws = self._check_open()
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            await ws.send(data)
+        except ConnectionClosed:
+            raise StreamClosedError(self.close_code or 1006, self.close_reason) from None
+        self._last_send = asyncio.get_running_loop().time()
+        if not isinstance(data, str):
+            self.bytes_sent += len(data)
+        return True
+
+    async def _send_text(self, text: str) -> None:
+        ws = self._check_open()
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            await ws.send(text)
+        except ConnectionClosed:
+            raise StreamClosedError(self.close_code or 1006, self.close_reason) from None
+        log.debug("sent %s", text)
+        self._last_send = asyncio.get_running_loop().time()
+
+    async def keep_alive(self) -> bool:
+        """Send one KeepAlive now."""
+        await self._send_text(KEEP_ALIVE)
+        return True
+
+    async def finalize(self, channel: int | None = None) -> bool:
+        """Ask the server to flush buffered audio into a final (`from_finalize`)."""
+        await self._send_text(finalize_message(channel))
+        return True
+
+    # -- finishing ----------------------------------------------------------------
+    async def finish(self) -> bool:
+        """Send CloseStream and wait for the last results, Metadata and the close.
+
+        Returns True when the server closed cleanly (1000) within `finish_timeout`.
+        Idempotent; safe to await from a handler (it then does not wait for the
+        handlers still queued behind the current one).
+        """
+        if self._ws is None:
+            return False
+        if self._finish_task is None:
+            self._finish_task = asyncio.ensure_future(self._finish())
+        result = await asyncio.shield(self._finish_task)
+        current = asyncio.current_task()
+        if self._dispatch_task is not None and current is not self._dispatch_task:
+            await asyncio.shield(self._dispatch_task)
+        return result
+
+    async def _finish(self) -> bool:
+        assert self._ws is not None and self._recv_task is not None
+        from websockets.protocol import State
+
+        if not self._recv_task.done() and self._ws.state is State.OPEN:
+            try:
+                await self._send_text(
+                    CLOSE_STREAM
+                )  # PROTOCOL §3: flush, last Results, Metadata, 1000
+            except DgstreamError:
+                pass
+        self._closing = True
+        done, _ = await asyncio.wait({self._recv_task}, timeout=self.finish_timeout)
+        if not done:
+            log.warning(
+                "the server did not close the stream within %g s after CloseStream; "
+                "results it had not sent yet are lost",
+                self.finish_timeout,
+            )
+            self._deliver(
+                LiveTranscriptionEvents.Warning,
+                ErrorResponse(
+                    description=(
+                        f"the server did not finish within {self.finish_timeout:g} s; "
+                        "results after that point may be missing"
+                    ),
+                    variant="FinishTimeout",
+                ),
+            )
+            await self._ws.close(1000, "finish timeout")
+            await asyncio.wait({self._recv_task}, timeout=5)
+            if not self._recv_task.done():
+                self._recv_task.cancel()
+                self._on_closed()
+            return False
+        return self.close_code == 1000 and self.close_error is None
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started_at if self.started_at else 0.0
+
+    # -- iteration ------------------------------------------------------------------
+    def __aiter__(self) -> AsyncIterator[Any]:
+        if self._iter_queue is None:
+            self._iter_queue = asyncio.Queue()
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Any]:
+        assert self._iter_queue is not None
+        while True:
+            item = await self._iter_queue.get()
+            if item is None:
+                return
+            yield item
+
+    async def __aenter__(self) -> AsyncLiveClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.finish()
+
+
+def _os_error_text(exc: OSError) -> str:
+    import socket
+
+    if isinstance(exc, socket.gaierror):
+        return "the host name could not be resolved; check the URL and your network"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused; is the server running and the port right?"
+    return exc.strerror or str(exc)

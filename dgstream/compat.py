@@ -1,0 +1,112 @@
+"""The v3 Deepgram SDK's surface (PROTOCOL §5), thin, mapping onto dgstream's two clients.
+
+deepgram = DeepgramClient(API_KEY, DeepgramClientOptions(options={"keepalive": "true"}))
+dg_connection = deepgram.listen.websocket.v("1")       # -> LiveClient (threaded)
+dg_connection = deepgram.listen.asyncwebsocket.v("1")  # -> AsyncLiveClient
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from .client import AsyncLiveClient
+from .threaded import LiveClient
+
+__all__ = ["DeepgramClient", "DeepgramClientOptions"]
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off", ""}
+
+
+def _truthy(value: Any, name: str) -> bool:
+    """`"false"` is false (the v3 SDK took any non-empty string as true)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"option {name!r}: expected true or false, got {value!r}")
+
+
+class DeepgramClientOptions:
+    """Client configuration: key, base URL (`DEEPGRAM_HOST`), extra headers, and options.
+
+    Options understood: `keepalive` ("true"/"false"), `keepalive_interval` (seconds),
+    `finish_timeout` (seconds).
+    """
+
+    def __init__(
+        self,
+        api_key: str = "",
+        url: str = "",
+        verbose: int = logging.WARNING,
+        headers: Mapping[str, str] | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.api_key = api_key
+        self.url = url or os.environ.get("DEEPGRAM_HOST") or "api.deepgram.com"
+        self.verbose = verbose
+        self.headers = dict(headers or {})
+        self.options = dict(options or {})
+        if verbose != logging.WARNING:
+            logging.getLogger("dgstream").setLevel(verbose)
+
+    def set_apikey(self, api_key: str) -> None:
+        self.api_key = api_key
+
+    def is_keep_alive_enabled(self) -> bool:
+        value = self.options.get("keepalive", self.options.get("keep_alive", False))
+        return _truthy(value, "keepalive")
+
+    def _client_kwargs(self, api_key: str) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "api_key": api_key or self.api_key or None,
+            "url": self.url,
+            "keepalive": self.is_keep_alive_enabled(),
+            "headers": self.headers,
+        }
+        if "keepalive_interval" in self.options:
+            kwargs["keepalive_interval"] = float(self.options["keepalive_interval"])
+        if "finish_timeout" in self.options:
+            kwargs["finish_timeout"] = float(self.options["finish_timeout"])
+        return kwargs
+
+
+class _Versioned:
+    def __init__(self, factory: Any) -> None:
+        self._factory = factory
+
+    def v(self, version: str = "1") -> Any:
+        if str(version) != "1":
+            raise ValueError(f"listen websocket version {version!r} is not supported; use '1'")
+        return self._factory()
+
+
+class _Listen:
+    def __init__(self, client: DeepgramClient) -> None:
+        kwargs = client.config._client_kwargs(client.api_key)
+        self.websocket = _Versioned(lambda: LiveClient(**kwargs))
+        self.asyncwebsocket = _Versioned(lambda: AsyncLiveClient(**kwargs))
+        # Older v3 names for the same clients.
+        self.live = self.websocket
+        self.asynclive = self.asyncwebsocket
+
+
+class DeepgramClient:
+    """Entry point of the v3 SDK's API. `api_key` "" falls back to the config, then DEEPGRAM_API_KEY."""
+
+    def __init__(self, api_key: str = "", config: DeepgramClientOptions | None = None) -> None:
+        self.config = config or DeepgramClientOptions()
+        self.api_key = api_key or self.config.api_key or os.environ.get("DEEPGRAM_API_KEY", "")
+        self.config.api_key = self.api_key
+
+    @property
+    def listen(self) -> _Listen:
+        return _Listen(self)
