@@ -40,7 +40,6 @@ _LAZY = {
 }
 
 __all__ = [
-    "__version__",
     "AsyncLiveClient",
     "AuthError",
     "BadRequestError",
@@ -66,6 +65,7 @@ __all__ = [
     "Transcript",
     "UnhandledResponse",
     "UtteranceEndResponse",
+    "__version__",
 ]
 
 if TYPE_CHECKING:
