@@ -8,11 +8,34 @@ Heavy imports (sounddevice, soundfile) happen inside the concrete modules only.
 
 from __future__ import annotations
 
+import math
+import operator
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["AudioFormat", "AudioSource"]
+__all__ = ["CONTAINER_CHUNK_BYTES", "AudioFormat", "AudioSource", "linear16_level", "sample_width"]
+
+#: Chunk size for containerised audio, whose bytes cannot be split by time.
+CONTAINER_CHUNK_BYTES = 8192
+
+_SAMPLE_WIDTH = {"linear16": 2, "linear32": 4, "mulaw": 1, "alaw": 1}
+
+
+def sample_width(encoding: str | None) -> int | None:
+    """Bytes per sample of a raw encoding; None for containers and unknown encodings."""
+    return _SAMPLE_WIDTH.get(encoding or "")
+
+
+def linear16_level(data: bytes, max_samples: int = 2048) -> float:
+    """RMS of native-endian int16 audio as 0..1; strided so a long block stays cheap."""
+    usable = len(data) - len(data) % 2
+    if not usable:
+        return 0.0
+    samples = memoryview(data)[:usable].cast("h")
+    picked = samples[:: max(1, len(samples) // max_samples)]
+    total = sum(map(operator.mul, picked, picked))
+    return min(1.0, math.sqrt(total / len(picked)) / 32768.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,10 +49,16 @@ class AudioFormat:
     @property
     def bytes_per_second(self) -> float | None:
         """For raw linear16/linear32/mulaw/alaw; None when it cannot be known."""
-        width = {"linear16": 2, "linear32": 4, "mulaw": 1, "alaw": 1}.get(self.encoding or "")
+        width = sample_width(self.encoding)
         if not width or not self.sample_rate:
             return None
         return float(width * self.sample_rate * (self.channels or 1))
+
+    @property
+    def frame_bytes(self) -> int | None:
+        """Bytes of one sample across all channels (raw formats); None for containers."""
+        width = sample_width(self.encoding)
+        return width * (self.channels or 1) if width else None
 
 
 class AudioSource(Protocol):

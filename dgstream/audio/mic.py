@@ -1,0 +1,278 @@
+"""The microphone: a PortAudio input stream (via sounddevice) as linear16 chunks.
+
+`sounddevice` is imported only when a MicSource is created or devices are listed:
+it costs ~80 ms and needs the PortAudio library, which `dgstream stdin` and
+`dgstream file` do not (STYLE §10). The PortAudio callback runs on a real-time
+thread and only hands bytes to the event loop (STYLE §5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from ..errors import AudioError
+from . import AudioFormat, linear16_level
+
+__all__ = ["DeviceInfo", "MicSource", "list_input_devices"]
+
+MIN_BLOCK_MS = 20
+MAX_BLOCK_MS = 100
+_WATCHDOG_S = 2.0  # how often a silent stream is checked for having died
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    """One input device as PortAudio reports it (for `dgstream devices`)."""
+
+    index: int
+    name: str
+    max_input_channels: int
+    default_sample_rate: float
+    is_default: bool
+    host_api: str = ""
+
+
+def _import_sounddevice() -> ModuleType:
+    """Import sounddevice, turning a missing PortAudio library into an AudioError."""
+    try:
+        import sounddevice
+    except OSError as exc:  # sounddevice raises OSError when libportaudio cannot be loaded
+        raise AudioError(
+            f"cannot use the microphone: the PortAudio library is missing ({exc}).\n"
+            "Install it (apt-get install libportaudio2, or brew install portaudio) and retry."
+        ) from exc
+    module: ModuleType = sounddevice
+    return module
+
+
+def _input_devices(sd: ModuleType) -> list[DeviceInfo]:
+    try:
+        devices: Any = sd.query_devices()
+        host_apis: Any = sd.query_hostapis()
+    except sd.PortAudioError as exc:
+        raise AudioError(f"cannot list audio devices: {exc}") from exc
+    default_input = sd.default.device[0]
+    if default_input is None or default_input < 0:
+        # sd.default.device is -1 until set; PortAudio's own default input is per host API.
+        try:
+            default_input = int(sd.query_devices(kind="input")["index"])
+        except (sd.PortAudioError, ValueError, KeyError):
+            default_input = -1
+    found = []
+    for index, info in enumerate(devices):
+        if info["max_input_channels"] <= 0:
+            continue
+        try:
+            host_api = str(host_apis[info["hostapi"]]["name"])
+        except (IndexError, KeyError, TypeError):
+            host_api = ""
+        found.append(
+            DeviceInfo(
+                index=index,
+                name=str(info["name"]),
+                max_input_channels=int(info["max_input_channels"]),
+                default_sample_rate=float(info["default_samplerate"]),
+                is_default=index == default_input,
+                host_api=host_api,
+            )
+        )
+    return found
+
+
+def list_input_devices() -> list[DeviceInfo]:
+    """The input devices PortAudio can see, in index order (for `dgstream devices`)."""
+    return _input_devices(_import_sounddevice())
+
+
+def _listing(devices: list[DeviceInfo]) -> str:
+    return ", ".join(f"[{d.index}] {d.name}" for d in devices)
+
+
+def _no_inputs_error() -> AudioError:
+    return AudioError(
+        "no audio input devices found: connect a microphone or check that the sound\n"
+        "server (PulseAudio/PipeWire/ALSA) is running and this user may use it."
+    )
+
+
+def resolve_device(device: str | int | None, devices: list[DeviceInfo]) -> DeviceInfo:
+    """Pick a device by index, by case-insensitive name substring, or the default (None).
+
+    An exact name (ignoring case) wins over substring matches, so "pulse" is not
+    ambiguous when "pulse" and "pulse monitor" both exist.
+    """
+    if not devices:
+        raise _no_inputs_error()
+    if device is None:
+        for d in devices:
+            if d.is_default:
+                return d
+        return devices[0]
+    if isinstance(device, int) or (isinstance(device, str) and device.strip().isdigit()):
+        index = int(device)
+        for d in devices:
+            if d.index == index:
+                return d
+        raise AudioError(
+            f"no input device has index {index}; inputs are: {_listing(devices)}\n"
+            "Run `dgstream devices` to list them."
+        )
+    wanted = device.strip().lower()
+    exact = [d for d in devices if d.name.lower() == wanted]
+    if len(exact) == 1:
+        return exact[0]
+    matches = [d for d in devices if wanted in d.name.lower()]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise AudioError(
+            f"no input device matches {device!r}; inputs are: {_listing(devices)}\n"
+            "Run `dgstream devices` to list them, and pass a name or an index to --device."
+        )
+    raise AudioError(
+        f"{device!r} matches several input devices: {_listing(matches)}\n"
+        "Give more of the name, or the index."
+    )
+
+
+class MicSource:
+    """Live capture from an input device as linear16 at the device's (or a chosen) rate.
+
+    `device` is an index, a case-insensitive name substring or None (the default
+    input); `sample_rate` None means the device's default rate; `channels` None means
+    mono; blocks are `block_ms` long (20..100).
+
+    The device is found and the settings checked when the source is created, so a
+    bad --device fails before any connection is made; the stream itself opens when
+    `chunks()` starts, on the running event loop.
+    """
+
+    def __init__(
+        self,
+        device: str | int | None = None,
+        sample_rate: int | None = None,
+        channels: int | None = None,
+        block_ms: int = 50,
+    ) -> None:
+        if not MIN_BLOCK_MS <= block_ms <= MAX_BLOCK_MS:
+            raise AudioError(
+                f"microphone block size {block_ms} ms is out of range: "
+                f"use {MIN_BLOCK_MS} to {MAX_BLOCK_MS} ms."
+            )
+        sd = _import_sounddevice()
+        self._sd = sd
+        self.device = resolve_device(device, _input_devices(sd))
+        rate = sample_rate or round(self.device.default_sample_rate)
+        wanted_channels = channels or 1
+        if wanted_channels > self.device.max_input_channels:
+            raise AudioError(
+                f"{self.device.name} has {self.device.max_input_channels} input channel(s), "
+                f"not {wanted_channels}: pass --channels {self.device.max_input_channels} or less."
+            )
+        try:
+            sd.check_input_settings(
+                device=self.device.index, channels=wanted_channels, dtype="int16", samplerate=rate
+            )
+        except (sd.PortAudioError, ValueError) as exc:
+            raise AudioError(
+                f"{self.device.name} cannot record {rate} Hz, {wanted_channels} ch ({exc}).\n"
+                f"Try --sample-rate {round(self.device.default_sample_rate)} (its default)."
+            ) from exc
+        self.format = AudioFormat("linear16", rate, wanted_channels)
+        self.block_ms = block_ms
+        self.blocksize = max(1, rate * block_ms // 1000)
+        self.description = f"mic: {self.device.name}, {rate} Hz, {wanted_channels} ch"
+        self.level = 0.0
+        self.overflows = 0
+        #: Audio callbacks received (cheap liveness counter for status displays and tests).
+        self.blocks = 0
+        self._stopped = threading.Event()
+        self._stream: Any = None
+
+    @property
+    def running(self) -> bool:
+        """True while the PortAudio stream is open (between the start of chunks() and its end)."""
+        return self._stream is not None
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """Captured blocks until `stop()`; then what was already captured, then the end."""
+        if self._stopped.is_set():
+            return
+        sd = self._sd
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+        def hand_off(item: bytes | None) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the loop has closed: nobody is listening any more
+                pass
+
+        def callback(indata: Any, frames: int, time: Any, status: Any) -> None:
+            # PortAudio's real-time thread: count and hand off, nothing else (STYLE §5).
+            if status.input_overflow:
+                self.overflows += 1
+            self.blocks += 1
+            hand_off(bytes(indata))
+
+        try:
+            stream = sd.RawInputStream(
+                samplerate=self.format.sample_rate,
+                blocksize=self.blocksize,
+                device=self.device.index,
+                channels=self.format.channels,
+                dtype="int16",
+                callback=callback,
+                # Called after the last callback, on stop() or when the device goes away.
+                finished_callback=lambda: hand_off(None),
+            )
+            stream.start()
+        except sd.PortAudioError as exc:
+            raise AudioError(
+                f"cannot open {self.device.name}: {exc}.\n"
+                "Check that no other program holds it, or pick another with --device."
+            ) from exc
+        self._stream = stream
+        try:
+            if self._stopped.is_set():  # stop() raced with opening
+                stream.stop()
+            while True:
+                try:
+                    data = await asyncio.wait_for(queue.get(), _WATCHDOG_S)
+                except asyncio.TimeoutError:
+                    # Silence from PortAudio is normal (an idle sound server sends nothing);
+                    # a stream that went inactive without its finished callback is not.
+                    if stream.active:
+                        continue
+                    if self._stopped.is_set():
+                        break
+                    raise AudioError(
+                        f"{self.device.name} stopped delivering audio (unplugged?).\n"
+                        "Check the device, or pick another with --device."
+                    ) from None
+                if data is None:
+                    break
+                self.level = linear16_level(data)
+                yield data
+        finally:
+            self._stream = None
+            stream.close(ignore_errors=True)
+
+    def stop(self) -> None:
+        """Stop capturing; the iterator ends once the blocks already captured are drained.
+
+        Safe from any thread. PortAudio's stop waits for the callback in flight, and the
+        end marker is queued behind every block it handed off.
+        """
+        self._stopped.set()
+        stream = self._stream
+        if stream is not None:
+            try:
+                stream.stop()
+            except self._sd.PortAudioError:
+                stream.abort(ignore_errors=True)

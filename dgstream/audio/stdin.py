@@ -1,0 +1,147 @@
+"""Standard input: raw PCM (`--encoding` set) or a container passed through untouched.
+
+Reading happens on a dedicated daemon thread that blocks in read(), handing chunks to
+the event loop through a bounded asyncio.Queue. The alternatives fall short:
+`loop.connect_read_pipe` refuses regular files, and stdin is often one
+(`dgstream stdin < talk.raw`); `run_in_executor` parks a blocking read in the
+default executor, which `asyncio.run` joins on exit, so a stalled pipe would hang
+shutdown. A daemon thread blocked in read() does not keep the process alive, and the
+bounded queue stops it from reading a large file into memory faster than it is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from collections.abc import AsyncIterator
+from typing import BinaryIO
+
+from ..errors import AudioError
+from . import CONTAINER_CHUNK_BYTES, AudioFormat
+
+__all__ = ["StdinSource"]
+
+TERMINAL_HINT = (
+    "stdin is a terminal: pipe audio in, e.g. ffmpeg -i talk.mp3 -f s16le -ar 16000 -ac 1 - "
+    "| dgstream stdin --encoding linear16 --sample-rate 16000"
+)
+_QUEUE_CHUNKS = 16  # ~1.6 s of raw audio read ahead at most
+# Chunks, then None at the end, or an AudioError if reading failed.
+_Queue = asyncio.Queue[bytes | AudioError | None]
+
+
+class StdinSource:
+    """Audio from sys.stdin.buffer (or `stream`, a binary file object) until EOF.
+
+    Raw formats come in chunks of about 100 ms (or `chunk_bytes`), always whole
+    frames (a sample for every channel): a partial frame waits for the rest, and one
+    left over at EOF is dropped and counted in `dropped_bytes`. Containers come in
+    chunks of up to 8 KiB, bytes untouched.
+    """
+
+    def __init__(
+        self,
+        format: AudioFormat,
+        chunk_bytes: int | None = None,
+        stream: BinaryIO | None = None,
+    ) -> None:
+        if stream is None:
+            if sys.stdin is None:
+                raise AudioError("there is no stdin: pipe audio in, e.g. ... | dgstream stdin")
+            stream = sys.stdin.buffer
+        try:
+            is_tty = stream.isatty()
+        except ValueError as exc:  # closed
+            raise AudioError("stdin is closed: pipe audio in") from exc
+        if is_tty:
+            raise AudioError(TERMINAL_HINT)
+        self.format = format
+        self._frame = format.frame_bytes or 1
+        per_second = format.bytes_per_second
+        if chunk_bytes is None:
+            chunk_bytes = int(per_second / 10) if per_second else CONTAINER_CHUNK_BYTES
+        self.chunk_bytes = max(self._frame, chunk_bytes // self._frame * self._frame)
+        self._stream = stream
+        if format.encoding:
+            self.description = (
+                f"stdin: {format.encoding}, {format.sample_rate} Hz, {format.channels or 1} ch"
+            )
+        else:
+            self.description = "stdin: containerised audio, passed through"
+        self.level = 0.0
+        self.overflows = 0
+        #: Bytes of an incomplete final frame dropped at EOF (raw formats only).
+        self.dropped_bytes = 0
+        self._stopped = threading.Event()
+        # Read-ahead bound: the thread takes a slot per chunk, the consumer gives it back.
+        self._slots = threading.Semaphore(_QUEUE_CHUNKS)
+        self._wakeup: tuple[asyncio.AbstractEventLoop, _Queue] | None = None
+
+    def _read_loop(self, loop: asyncio.AbstractEventLoop, queue: _Queue) -> None:
+        """The reader thread: blocking reads, whole frames handed to the loop in order."""
+        read = getattr(self._stream, "read1", self._stream.read)  # read1: what is there now
+        carry = b""
+        end: AudioError | None = None
+        try:
+            while not self._stopped.is_set():
+                data = read(self.chunk_bytes)
+                if not data:
+                    self.dropped_bytes = len(carry)
+                    break
+                data = carry + data
+                cut = len(data) - len(data) % self._frame
+                carry = data[cut:]
+                if not cut:
+                    continue
+                while not self._slots.acquire(timeout=0.5):
+                    if self._stopped.is_set():
+                        return
+                loop.call_soon_threadsafe(queue.put_nowait, data[:cut])
+        except (OSError, ValueError) as exc:
+            end = AudioError(f"cannot read stdin: {exc}")
+        except RuntimeError:  # the loop has closed: nobody is listening any more
+            return
+        try:
+            if end is not None:
+                loop.call_soon_threadsafe(queue.put_nowait, end)
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+        except RuntimeError:
+            pass
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """Chunks as they arrive; ends at EOF, or on `stop()` after those already read."""
+        if self._stopped.is_set():
+            return
+        loop = asyncio.get_running_loop()
+        queue: _Queue = asyncio.Queue()
+        self._wakeup = (loop, queue)
+        threading.Thread(
+            target=self._read_loop, args=(loop, queue), name="dgstream-stdin", daemon=True
+        ).start()
+        try:
+            while True:
+                item = await queue.get()
+                if item is None:
+                    return
+                if isinstance(item, AudioError):
+                    raise item
+                self._slots.release()
+                yield item
+        finally:
+            self._stopped.set()
+            self._wakeup = None
+
+    def stop(self) -> None:
+        """End the iterator after the chunks already read (safe from any thread).
+
+        A read blocked on a stalled pipe is abandoned to its daemon thread.
+        """
+        self._stopped.set()
+        wakeup = self._wakeup
+        if wakeup is not None:
+            loop, queue = wakeup
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, None)
+            except RuntimeError:
+                pass
