@@ -1,0 +1,340 @@
+"""Audio files: decoded block by block to linear16 and paced like a live microphone.
+
+WAV, FLAC, Ogg and MP3 (anything libsndfile reads) are decoded with `soundfile` one
+chunk at a time, so memory stays flat however long the file. Several files make one
+stream, so they must share a sample rate and channel count: a mismatch is an
+AudioError naming the file, raised before anything is sent, rather than a silent
+resample. A recognised container that soundfile cannot decode (WebM, MP4/M4A, AAC,
+AMR, ...) is sent byte for byte (format.encoding None), on its own and unpaced,
+with a `note` saying so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import stat
+import threading
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import AudioError
+from . import CONTAINER_CHUNK_BYTES, AudioFormat
+
+__all__ = ["FileSource", "sniff_container"]
+
+_ASF_GUID = bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c")
+SUPPORTED = "WAV, FLAC, Ogg and MP3 (WebM, MP4/M4A, AAC and AMR are passed through as they are)"
+
+
+def sniff_container(head: bytes) -> str | None:
+    """The audio container named by a file's first bytes, or None if none is recognised."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "WAV"
+    if head[:4] in (b"RF64", b"BW64") and head[8:12] == b"WAVE":
+        return "RF64 WAV"
+    if head[:4] == b"fLaC":
+        return "FLAC"
+    if head[:4] == b"OggS":
+        return "Ogg"
+    if head[:3] == b"ID3":
+        return "MP3"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "WebM/Matroska"
+    if head[4:8] == b"ftyp":
+        return "MP4/M4A"
+    if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+        return "AIFF"
+    if head[:5] == b"#!AMR":
+        return "AMR"
+    if head[:4] == b"caff":
+        return "CAF"
+    if head[:4] == b".snd":
+        return "AU"
+    if head[:16] == _ASF_GUID:
+        return "ASF/WMA"
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0:
+        return "AAC (ADTS)"
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
+        return "MPEG audio"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Probe:
+    """What one file is: decodable (rate, channels, frames) or a container to pass through."""
+
+    path: Path
+    sample_rate: int = 0
+    channels: int = 0
+    frames: int = 0
+    container: str | None = None  # set: pass through; None: decode with soundfile
+    note: str | None = None
+
+
+def _import_soundfile() -> Any:
+    try:
+        import soundfile
+    except (ImportError, OSError) as exc:
+        raise AudioError(
+            f"cannot decode audio files: soundfile/libsndfile is unavailable ({exc}).\n"
+            "Reinstall dgstream (pip install soundfile), or pipe audio to `dgstream stdin`."
+        ) from exc
+    return soundfile
+
+
+def _wav_data_chunk(path: Path) -> tuple[int, int] | None:
+    """(offset, declared size) of a RIFF WAVE file's data chunk, None if not found."""
+    with path.open("rb") as f:
+        head = f.read(12)
+        if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        pos = 12
+        for _ in range(64):  # a real WAV has a handful of chunks before "data"
+            f.seek(pos)
+            header = f.read(8)
+            if len(header) < 8:
+                return None
+            size = int.from_bytes(header[4:], "little")
+            if header[:4] == b"data":
+                return pos + 8, size
+            pos += 8 + size + (size & 1)
+    return None
+
+
+def _truncation_note(path: Path, size: int, seconds: float) -> str | None:
+    """A note when a WAV header promises more audio than the file holds."""
+    found = _wav_data_chunk(path)
+    if found is None:
+        return None
+    offset, declared = found
+    present = size - offset
+    # 0 and 0xFFFFFFFF mark a WAV written to a pipe, whose length was never known.
+    if declared in (0, 0xFFFFFFFF) or present >= declared or present <= 0:
+        return None
+    promised = seconds * declared / present
+    return (
+        f"{path} is truncated: its header promises {promised:.1f} s but only "
+        f"{seconds:.1f} s is there; streaming what is there."
+    )
+
+
+def _probe(path: Path, sf: Any) -> _Probe:
+    """Check one path and find out how to stream it; AudioError if it cannot be."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise AudioError(f"audio file not found: {path}\nCheck the path.") from None
+    except OSError as exc:
+        raise AudioError(f"cannot read {path}: {exc.strerror}.") from exc
+    if stat.S_ISDIR(info.st_mode):
+        raise AudioError(
+            f"{path} is a directory, not an audio file: name the files, e.g. {path}/*.wav"
+        )
+    if not stat.S_ISREG(info.st_mode):
+        raise AudioError(
+            f"{path} is not a regular file: to stream from a pipe, use `dgstream stdin`."
+        )
+    if info.st_size == 0:
+        raise AudioError(f"{path} is empty (0 bytes): there is no audio to send.")
+    try:
+        with path.open("rb") as f:
+            head = f.read(64)
+    except PermissionError:
+        raise AudioError(
+            f"cannot read {path}: permission denied.\nCheck the file's permissions."
+        ) from None
+    except OSError as exc:
+        raise AudioError(f"cannot read {path}: {exc.strerror}.") from exc
+    try:
+        sfinfo = sf.info(str(path))
+    except (RuntimeError, OSError) as exc:
+        container = sniff_container(head)
+        if container is None:
+            raise AudioError(
+                f"{path} is not an audio file: dgstream file reads {SUPPORTED}."
+            ) from None
+        return _Probe(
+            path,
+            container=container,
+            note=(
+                f"{path}: {container} is sent as it is (not decoded here: {_reason(exc)}); "
+                "the server decodes it."
+            ),
+        )
+    rate, channels, frames = int(sfinfo.samplerate), int(sfinfo.channels), int(sfinfo.frames)
+    note = _truncation_note(path, info.st_size, frames / rate) if rate else None
+    if frames == 0 and note is None:
+        note = f"{path} holds no audio; skipping it."
+    return _Probe(path, rate, channels, frames, note=note)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).rsplit(": ", 1)[-1].strip().rstrip(".")
+    return text or type(exc).__name__
+
+
+class FileSource:
+    """One stream from one or more audio files, played one after another.
+
+    `speed` 1.0 is real time, 2.0 twice as fast, 0 unpaced (as fast as the consumer
+    takes it). Chunks are `chunk_ms` of audio, each released when its last sample
+    would have been heard, scheduled from one monotonic start so pacing never drifts.
+    `file_offsets` gives each file's start within the stream, in seconds of audio:
+    estimated from the headers at first and corrected as each file begins.
+    """
+
+    def __init__(self, paths: Sequence[Path | str], speed: float = 1.0, chunk_ms: int = 100):
+        if not paths:
+            raise AudioError("no audio files given.")
+        if not (speed >= 0 and math.isfinite(speed)):
+            raise AudioError(f"speed must be 0 (unpaced) or a positive factor, not {speed}.")
+        if not 10 <= chunk_ms <= 1000:
+            raise AudioError(f"chunk size {chunk_ms} ms is out of range: use 10 to 1000 ms.")
+        self._sf = _import_soundfile()
+        self.paths = [Path(p) for p in paths]
+        self._probes = [_probe(p, self._sf) for p in self.paths]
+        self.speed = float(speed)
+        self.chunk_ms = chunk_ms
+        notes = [p.note for p in self._probes if p.note]
+        containers = [p for p in self._probes if p.container]
+        if containers:
+            if len(self._probes) > 1:
+                c = containers[0]
+                raise AudioError(
+                    f"{c.path} ({c.container}) cannot be decoded here, so it can only be "
+                    f"streamed on its own.\nConvert it first, e.g. ffmpeg -i {c.path} out.wav"
+                )
+            self.format = AudioFormat(None, None, None)
+            self.duration: float | None = None
+            self.file_offsets: list[tuple[Path, float]] = [(self.paths[0], 0.0)]
+            if self.speed:
+                notes.append(f"{self.paths[0]} is sent unpaced: its duration is not known.")
+            self.description = f"file: {self.paths[0].name} ({containers[0].container}, as is)"
+        else:
+            first = self._probes[0]
+            for p in self._probes[1:]:
+                if (p.sample_rate, p.channels) != (first.sample_rate, first.channels):
+                    raise AudioError(
+                        f"{p.path} is {p.sample_rate} Hz, {p.channels} ch but {first.path} is "
+                        f"{first.sample_rate} Hz, {first.channels} ch: files streamed together "
+                        f"must match.\nConvert it first, e.g. sox {p.path} "
+                        f"-r {first.sample_rate} -c {first.channels} out.wav"
+                    )
+            rate = first.sample_rate
+            self.format = AudioFormat("linear16", rate, first.channels)
+            self.file_offsets = []
+            total = 0
+            for p in self._probes:
+                self.file_offsets.append((p.path, total / rate))
+                total += p.frames
+            self.duration = total / rate
+            what = self.paths[0].name if len(self.paths) == 1 else f"{len(self.paths)} files"
+            pace = "unpaced" if not self.speed else f"{self.speed:g}x"
+            self.description = (
+                f"file: {what}, {rate} Hz, {first.channels} ch, {self.duration:.1f} s, {pace}"
+            )
+        #: Diagnostics for stderr (truncated file, pass-through, ...), or None.
+        self.note: str | None = "\n".join(notes) or None
+        #: Seconds of audio sent so far, and the file being sent.
+        self.position = 0.0
+        self.current_file: Path | None = None
+        self.level = 0.0
+        self.overflows = 0
+        self._stopped = threading.Event()
+        self._wakeup: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The files' audio, paced unless speed is 0; ends after the last file or on stop()."""
+        if self._stopped.is_set():
+            return
+        loop = asyncio.get_running_loop()
+        self._wakeup = (loop, asyncio.Event())
+        try:
+            if self.format.encoding is None:
+                async for chunk in self._pass_through(self._probes[0].path):
+                    yield chunk
+            else:
+                async for chunk in self._decoded(loop):
+                    yield chunk
+        finally:
+            self._wakeup = None
+            self.current_file = None
+
+    async def _decoded(self, loop: asyncio.AbstractEventLoop) -> AsyncIterator[bytes]:
+        rate = self.format.sample_rate or 1
+        block = max(1, rate * self.chunk_ms // 1000)
+        sent = 0  # frames, across all files: the pacing clock never restarts
+        start: float | None = None
+        for index, probe in enumerate(self._probes):
+            self.file_offsets[index] = (probe.path, sent / rate)
+            self.current_file = probe.path
+            try:
+                handle = self._sf.SoundFile(str(probe.path))
+            except (RuntimeError, OSError) as exc:
+                raise AudioError(f"cannot open {probe.path}: {_reason(exc)}.") from exc
+            # Blocks are read on the loop thread: ~100 ms of audio decodes in well under a
+            # millisecond, and one thread per SoundFile avoids closing it mid-read on cancel.
+            with handle:
+                while not self._stopped.is_set():
+                    try:
+                        samples = handle.read(block, dtype="int16")
+                    except (RuntimeError, OSError) as exc:
+                        raise AudioError(
+                            f"{probe.path}: decoding failed at {(sent / rate):.1f} s: "
+                            f"{_reason(exc)}."
+                        ) from exc
+                    frames = len(samples)
+                    if not frames:
+                        break
+                    data = samples.astype("<i2", copy=False).tobytes()
+                    if self.speed:
+                        if start is None:
+                            start = loop.time()
+                        # Due when its last sample would have been heard (like a mic block).
+                        if not await self._wait_until(
+                            loop, start + (sent + frames) / rate / self.speed
+                        ):
+                            return
+                    sent += frames
+                    self.position = sent / rate
+                    yield data
+            if self._stopped.is_set():
+                return
+        self.duration = sent / rate
+
+    async def _pass_through(self, path: Path) -> AsyncIterator[bytes]:
+        self.current_file = path
+        try:
+            f = path.open("rb")
+        except OSError as exc:
+            raise AudioError(f"cannot read {path}: {exc.strerror}.") from exc
+        with f:
+            while not self._stopped.is_set():
+                data = f.read(CONTAINER_CHUNK_BYTES)
+                if not data:
+                    return
+                yield data
+
+    async def _wait_until(self, loop: asyncio.AbstractEventLoop, due: float) -> bool:
+        """Sleep until `due` (loop time); False if stop() came first."""
+        delay = due - loop.time()
+        wakeup = self._wakeup
+        if delay > 0 and wakeup is not None:
+            try:
+                await asyncio.wait_for(wakeup[1].wait(), delay)
+            except asyncio.TimeoutError:
+                pass
+        return not self._stopped.is_set()
+
+    def stop(self) -> None:
+        """End the stream at the next chunk (safe from any thread)."""
+        self._stopped.set()
+        wakeup = self._wakeup
+        if wakeup is not None:
+            try:
+                wakeup[0].call_soon_threadsafe(wakeup[1].set)
+            except RuntimeError:
+                pass
