@@ -1,0 +1,74 @@
+"""dgstream's Deepgram-compatible live transcription server (`dgstream serve`).
+
+    from dgstream.server import ServerConfig, Faults, DeepgramServer, running_server, load_engine, run
+
+Names are loaded lazily so that importing this package costs nothing until the
+server is used (STYLE §10). `load_engine()` picks a speech engine by name.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__all__ = [
+    "ConnectionLog",
+    "DeepgramServer",
+    "EngineUnavailableError",
+    "Faults",
+    "ServerConfig",
+    "SessionTuning",
+    "load_engine",
+    "run",
+    "running_server",
+]
+
+_LAZY = {
+    "DeepgramServer": "dgstream.server.app",
+    "Faults": "dgstream.server.app",
+    "ServerConfig": "dgstream.server.app",
+    "run": "dgstream.server.app",
+    "running_server": "dgstream.server.app",
+    "ConnectionLog": "dgstream.server.logbook",
+    "SessionTuning": "dgstream.server.session",
+}
+
+if TYPE_CHECKING:
+    from .app import DeepgramServer, Faults, ServerConfig, run, running_server
+    from .engine import Engine
+    from .logbook import ConnectionLog
+    from .session import SessionTuning
+
+#: Engine names `load_engine()` knows.
+ENGINES = ("scripted", "moonshine")
+
+
+class EngineUnavailableError(ImportError):
+    """The engine's optional dependencies are not installed; the message says what to install."""
+
+
+def load_engine(name: str, **kwargs: Any) -> Engine:
+    """The engine called `name`: "scripted" (kwarg `script`) or "moonshine" (needs dgstream[local])."""
+    if name == "scripted":
+        from .scripted import ScriptedEngine
+
+        return ScriptedEngine(script=kwargs.get("script"))
+    if name == "moonshine":
+        try:
+            module = importlib.import_module("dgstream.server.moonshine")
+        except ImportError as exc:
+            raise EngineUnavailableError(
+                f'the moonshine engine needs extra packages: pip install "dgstream[local]" ({exc})'
+            ) from exc
+        engine: Engine = module.MoonshineEngine(**kwargs)
+        return engine
+    raise ValueError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}")
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dgstream.server' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

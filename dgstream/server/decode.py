@@ -1,0 +1,336 @@
+"""Audio decoding for the server: wire bytes in, int16 samples per channel out. No I/O.
+
+`Decoder` turns the binary frames of one connection into an `(n, channels)` int16
+array per frame, keeping partial samples (and a partial WAV header) across frames,
+because a client may cut its audio anywhere (PROTOCOL §3: frames of any size).
+Raw audio needs `encoding` and `sample_rate` (PROTOCOL §2); without `encoding` the
+stream must start with a WAV header. Anything else raises `DecodeError`, whose
+message is the DATA-0000 close reason.
+
+`voiced_frames` / `EnergyDetector` are the energy speech detector used by the
+session's cadence and by the scripted engine: a frame is voiced when its RMS level
+is at or above a threshold in dBFS (full scale = 32768).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "DEFAULT_THRESHOLD_DBFS",
+    "AudioFormat",
+    "DecodeError",
+    "Decoder",
+    "EnergyDetector",
+    "alaw_to_int16",
+    "frame_dbfs",
+    "mulaw_to_int16",
+    "voiced_frames",
+]
+
+Int16Array = npt.NDArray[np.int16]
+#: Default voicing threshold: -40 dBFS RMS, i.e. an RMS of ~328 in int16 units.
+DEFAULT_THRESHOLD_DBFS = -40.0
+_SUPPORTED = "this server decodes linear16, linear32, mulaw, alaw and WAV"
+_MAX_HEADER_CHUNK = 1 << 16  # a fmt chunk larger than this is not a real WAV file
+
+
+class DecodeError(ValueError):
+    """The audio cannot be decoded; `str(exc)` is the DATA-0000 close reason (PROTOCOL §3)."""
+
+    def __init__(self, detail: str) -> None:
+        reason = f"DATA-0000: {detail}"
+        # A close reason must fit in a control frame (123 bytes of UTF-8).
+        super().__init__(reason.encode("utf-8")[:123].decode("utf-8", "ignore"))
+
+
+@dataclass(frozen=True, slots=True)
+class AudioFormat:
+    """What the decoder knows about the stream once its format is settled."""
+
+    sample_rate: int
+    channels: int
+    sample_format: str  # "s16", "s32", "s24", "u8", "f32", "f64", "mulaw", "alaw"
+    container: str  # "raw" or "wav"
+
+    @property
+    def bytes_per_sample(self) -> int:
+        return _WIDTH[self.sample_format]
+
+
+_WIDTH = {"s16": 2, "s32": 4, "s24": 3, "u8": 1, "f32": 4, "f64": 8, "mulaw": 1, "alaw": 1}
+_RAW_FORMATS = {"linear16": "s16", "linear32": "s32", "mulaw": "mulaw", "alaw": "alaw"}
+
+
+def _ulaw_table() -> Int16Array:
+    u = ~np.arange(256, dtype=np.int32) & 0xFF
+    sign = u & 0x80
+    exponent = (u >> 4) & 0x07
+    mantissa = u & 0x0F
+    sample = (((mantissa << 3) + 0x84) << exponent) - 0x84
+    return np.where(sign != 0, -sample, sample).astype(np.int16)
+
+
+def _alaw_table() -> Int16Array:
+    a = np.arange(256, dtype=np.int32) ^ 0x55
+    sign = a & 0x80
+    exponent = (a >> 4) & 0x07
+    mantissa = a & 0x0F
+    sample = np.where(
+        exponent == 0,
+        (mantissa << 4) + 8,
+        ((mantissa << 4) + 0x108) << np.maximum(exponent - 1, 0),
+    )
+    return np.where(sign != 0, sample, -sample).astype(np.int16)
+
+
+_ULAW = _ulaw_table()
+_ALAW = _alaw_table()
+
+
+def mulaw_to_int16(data: bytes) -> Int16Array:
+    """G.711 mu-law bytes to linear int16 samples."""
+    return _ULAW[np.frombuffer(data, dtype=np.uint8)]
+
+
+def alaw_to_int16(data: bytes) -> Int16Array:
+    """G.711 A-law bytes to linear int16 samples."""
+    return _ALAW[np.frombuffer(data, dtype=np.uint8)]
+
+
+def _float_to_int16(x: npt.NDArray[np.floating[Any]]) -> Int16Array:
+    out: Int16Array = (np.clip(x, -1.0, 1.0) * 32767.0).astype(np.int16)
+    return out
+
+
+def _s24(data: bytes) -> Int16Array:
+    # Keep the top two bytes of each little-endian 24-bit sample.
+    b = np.frombuffer(data, dtype=np.uint8).reshape(-1, 3)[:, 1:3]
+    return np.ascontiguousarray(b).view("<i2").reshape(-1).astype(np.int16)
+
+
+_CONVERT: dict[str, Callable[[bytes], Int16Array]] = {
+    "s16": lambda d: np.frombuffer(d, dtype="<i2").astype(np.int16),
+    "s32": lambda d: (np.frombuffer(d, dtype="<i4") >> 16).astype(np.int16),
+    "s24": _s24,
+    "u8": lambda d: ((np.frombuffer(d, dtype=np.uint8).astype(np.int16) - 128) << 8).astype(
+        np.int16
+    ),
+    "f32": lambda d: _float_to_int16(np.frombuffer(d, dtype="<f4")),
+    "f64": lambda d: _float_to_int16(np.frombuffer(d, dtype="<f8")),
+    "mulaw": mulaw_to_int16,
+    "alaw": alaw_to_int16,
+}
+
+
+def _sniff(head: bytes) -> str:
+    """A name for a non-WAV container, for the DATA-0000 reason."""
+    if head.startswith(b"fLaC"):
+        return "FLAC"
+    if head.startswith(b"OggS"):
+        return "Ogg"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "WebM/Matroska"
+    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return "MP3"
+    if head[4:8] == b"ftyp":
+        return "MP4"
+    if head.startswith(b"#!AMR"):
+        return "AMR"
+    if head.startswith(b"FORM"):
+        return "AIFF"
+    return "headerless"
+
+
+def _wav_format(fmt: bytes) -> tuple[str, int, int]:
+    """(sample_format, channels, sample_rate) from a WAV fmt chunk."""
+    if len(fmt) < 16:
+        raise DecodeError("WAV fmt chunk is too short")
+    tag, channels, rate, _byte_rate, _align, bits = struct.unpack("<HHIIHH", fmt[:16])
+    if tag == 0xFFFE and len(fmt) >= 26:  # WAVE_FORMAT_EXTENSIBLE: the GUID starts with the tag
+        tag = struct.unpack("<H", fmt[24:26])[0]
+    table = {
+        (1, 8): "u8",
+        (1, 16): "s16",
+        (1, 24): "s24",
+        (1, 32): "s32",
+        (3, 32): "f32",
+        (3, 64): "f64",
+        (6, 8): "alaw",
+        (7, 8): "mulaw",
+    }
+    sample_format = table.get((tag, bits))
+    if sample_format is None:
+        raise DecodeError(f"unsupported WAV format (tag {tag:#x}, {bits} bits); {_SUPPORTED}")
+    if channels < 1 or rate < 1:
+        raise DecodeError(f"WAV header has {channels} channels at {rate} Hz")
+    return sample_format, channels, rate
+
+
+class Decoder:
+    """Incremental decoder of one connection's audio (raw encodings or a WAV stream).
+
+    `feed()` returns the complete samples of the bytes so far as an `(n, channels)`
+    int16 array (possibly empty) and raises `DecodeError` when the audio cannot be
+    decoded. `format` is None until a WAV header has been read.
+    """
+
+    def __init__(self, encoding: str | None, sample_rate: int | None, channels: int | None) -> None:
+        self.format: AudioFormat | None = None
+        self.samples = 0  # decoded samples per channel so far
+        self._pending = bytearray()
+        self._encoding = encoding
+        self._wav_stage = "riff"  # riff -> chunk -> (fmt | skip) -> ... -> data
+        self._need = 0  # bytes of the current fmt/skip chunk
+        self._data_left: int | None = None  # bytes left in the data chunk; None = unbounded
+        self._fmt: tuple[str, int, int] | None = None
+        self._unbounded = False  # RF64: sizes live in a ds64 chunk; read data to the end
+        if encoding is not None:
+            sample_format = _RAW_FORMATS.get(encoding)
+            if sample_format is not None and sample_rate:
+                self.format = AudioFormat(sample_rate, channels or 1, sample_format, "raw")
+
+    def feed(self, data: bytes) -> Int16Array:
+        """Decode `data` (any slice of the stream) into whole sample frames."""
+        if self._encoding is not None:
+            if self.format is None:
+                raise DecodeError(f"{_SUPPORTED}; got encoding={self._encoding}")
+            self._pending += data
+        else:
+            self._read_wav(data)
+            if self.format is None:
+                return np.zeros((0, 1), dtype=np.int16)
+        return self._samples()
+
+    def _samples(self) -> Int16Array:
+        fmt = self.format
+        assert fmt is not None
+        block = fmt.bytes_per_sample * fmt.channels
+        usable = len(self._pending) - len(self._pending) % block
+        if usable == 0:
+            return np.zeros((0, fmt.channels), dtype=np.int16)
+        chunk = bytes(self._pending[:usable])
+        del self._pending[:usable]
+        out = _CONVERT[fmt.sample_format](chunk).reshape(-1, fmt.channels)
+        self.samples += out.shape[0]
+        return out
+
+    # -- WAV ------------------------------------------------------------------
+    def _read_wav(self, data: bytes) -> None:
+        if self._wav_stage == "data":
+            self._take_data(data)
+            return
+        self._pending += data
+        while self._wav_stage != "data":
+            buf = self._pending
+            if self._wav_stage == "riff":
+                head = bytes(buf[:4])  # may be shorter than 4 bytes so far
+                if not (b"RIFF".startswith(head) or b"RF64".startswith(head)):
+                    raise DecodeError(
+                        f"{_SUPPORTED}; got {_sniff(bytes(buf[:16]))} data without encoding"
+                    )
+                if len(buf) < 12:
+                    return
+                if bytes(buf[8:12]) != b"WAVE":
+                    raise DecodeError(f"RIFF stream is not WAVE; {_SUPPORTED}")
+                self._unbounded = bytes(buf[:4]) == b"RF64"
+                del buf[:12]
+                self._wav_stage = "chunk"
+            elif self._wav_stage == "chunk":
+                if len(buf) < 8:
+                    return
+                cid = bytes(buf[:4])
+                size = struct.unpack("<I", buf[4:8])[0]
+                del buf[:8]
+                if cid == b"data":
+                    if self._fmt is None:
+                        raise DecodeError("WAV data chunk before its fmt chunk")
+                    sample_format, channels, rate = self._fmt
+                    self.format = AudioFormat(rate, channels, sample_format, "wav")
+                    # Streamed WAVs write 0 or 0xFFFFFFFF as the size: read to the end.
+                    bounded = size not in (0, 0xFFFFFFFF) and not self._unbounded
+                    self._data_left = size if bounded else None
+                    self._wav_stage = "data"
+                    rest = bytes(buf)
+                    buf.clear()
+                    self._take_data(rest)
+                    return
+                self._need = size + (size & 1)  # chunks are padded to even sizes
+                if cid == b"fmt ":
+                    if size > _MAX_HEADER_CHUNK:
+                        raise DecodeError("WAV fmt chunk is implausibly large")
+                    self._wav_stage = "fmt"
+                else:
+                    self._wav_stage = "skip"
+            elif self._wav_stage == "fmt":
+                if len(buf) < self._need:
+                    return
+                self._fmt = _wav_format(bytes(buf[: self._need]))
+                del buf[: self._need]
+                self._wav_stage = "chunk"
+            else:  # skip an unknown chunk (LIST, fact, ...), possibly across frames
+                n = min(self._need, len(buf))
+                del buf[:n]
+                self._need -= n
+                if self._need:
+                    return
+                self._wav_stage = "chunk"
+
+    def _take_data(self, data: bytes) -> None:
+        if self._data_left is not None:
+            data = data[: self._data_left]
+            self._data_left -= len(data)
+        self._pending += data
+
+
+# -- energy detector ----------------------------------------------------------
+
+
+def frame_dbfs(samples: npt.NDArray[np.int16], frame_len: int) -> npt.NDArray[np.float64]:
+    """RMS level in dBFS of each complete `frame_len`-sample frame of mono `samples`."""
+    n = len(samples) // frame_len
+    if n == 0:
+        return np.zeros(0, dtype=np.float64)
+    frames = samples[: n * frame_len].astype(np.float64).reshape(n, frame_len) / 32768.0
+    rms = np.sqrt(np.mean(frames * frames, axis=1))
+    levels: npt.NDArray[np.float64] = 20.0 * np.log10(rms + 1e-10)
+    return levels
+
+
+def voiced_frames(
+    samples: npt.NDArray[np.int16], frame_len: int, threshold_dbfs: float = DEFAULT_THRESHOLD_DBFS
+) -> npt.NDArray[np.bool_]:
+    """Per complete frame: is its RMS level at or above `threshold_dbfs`?"""
+    return frame_dbfs(samples, frame_len) >= threshold_dbfs
+
+
+class EnergyDetector:
+    """Streaming voiced/unvoiced decisions on fixed frames of mono int16 audio.
+
+    `push()` returns one flag per frame completed by the new samples; the partial
+    frame waits for the next push, so results do not depend on how audio is cut.
+    """
+
+    def __init__(
+        self,
+        sample_rate: int,
+        *,
+        frame_ms: float = 20.0,
+        threshold_dbfs: float = DEFAULT_THRESHOLD_DBFS,
+    ) -> None:
+        self.sample_rate = sample_rate
+        self.frame_len = max(1, round(sample_rate * frame_ms / 1000.0))
+        self.threshold_dbfs = threshold_dbfs
+        self._rest: Int16Array = np.zeros(0, dtype=np.int16)
+
+    def push(self, samples: Int16Array) -> npt.NDArray[np.bool_]:
+        data = np.concatenate((self._rest, samples)) if len(self._rest) else samples
+        n = len(data) // self.frame_len
+        self._rest = data[n * self.frame_len :].copy()
+        return voiced_frames(data[: n * self.frame_len], self.frame_len, self.threshold_dbfs)
