@@ -25,7 +25,9 @@ from .errors import (
     ConnectError,
     DgstreamError,
     HandshakeError,
+    ReconnectFailedError,
     StreamClosedError,
+    explain_close,
     handshake_error,
 )
 from .messages import (
@@ -35,12 +37,16 @@ from .messages import (
     PAYLOAD_NAME,
     CloseResponse,
     ErrorResponse,
+    LiveResultResponse,
     LiveTranscriptionEvents,
     OpenResponse,
+    ReconnectedResponse,
+    ReconnectingResponse,
     finalize_message,
     parse_message,
 )
 from .options import LiveOptions, encode_query
+from .replay import ReconnectPolicy, ReplayBuffer, Retimer, retryable_close
 
 if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection
@@ -126,6 +132,7 @@ class AsyncLiveClient:
         finish_timeout: float = 10.0,
         open_timeout: float = 10.0,
         headers: Mapping[str, str] | None = None,
+        reconnect: ReconnectPolicy | bool | None = None,
         _owner: Any = None,
         _sink: Callable[[LiveTranscriptionEvents, Any], None] | None = None,
     ) -> None:
@@ -161,6 +168,17 @@ class AsyncLiveClient:
         self.close_error: StreamClosedError | None = None
         self.bytes_sent = 0
         self.started_at = 0.0
+        self.policy: ReconnectPolicy | None = (
+            ReconnectPolicy() if reconnect is True else (reconnect or None)
+        )
+        self._all_headers: dict[str, str] = {}
+        self._replay: ReplayBuffer | None = None
+        self._retimer = Retimer()
+        self._connected = asyncio.Event()
+        #: True while a dropped connection is being re-established.
+        self.reconnecting = False
+        #: Connections made after the first (successful reconnects).
+        self.reconnects = 0
 
     # -- handlers ---------------------------------------------------------------
     def on(self, event: LiveTranscriptionEvents | str, handler: Handler) -> None:
@@ -254,6 +272,10 @@ class AsyncLiveClient:
             setattr(self._owner, name, value)
         self.url = build_url(self.base_url, encode_query(options, addons))
         all_headers = {**self._headers, **dict(headers or {}), **self._auth_headers()}
+        self._all_headers = all_headers
+        bps = _bytes_per_second(options)
+        if self.policy is not None and bps:
+            self._replay = ReplayBuffer(bps, self.policy.buffer_seconds)
         if self._sink is None:
             self._queue = asyncio.Queue()
             if not self._handlers and self._iter_queue is None:
@@ -274,7 +296,8 @@ class AsyncLiveClient:
         )
         if self._queue is not None:
             self._dispatch_task = asyncio.create_task(self._dispatch(), name="dgstream-dispatch")
-        self._recv_task = asyncio.create_task(self._receive(), name="dgstream-receive")
+        self._connected.set()
+        self._recv_task = asyncio.create_task(self._run(), name="dgstream-receive")
         self._tasks = [self._recv_task]
         if self.keepalive:
             self._tasks.append(asyncio.create_task(self._keepalive(), name="dgstream-keepalive"))
@@ -340,18 +363,41 @@ class AsyncLiveClient:
         return urlsplit(self.url).netloc or self.url
 
     # -- the running connection ---------------------------------------------------
-    async def _receive(self) -> None:
+    async def _run(self) -> None:
+        """Read connection after connection: reconnect on an abnormal close when allowed."""
+        while True:
+            ws = self._ws
+            assert ws is not None
+            await self._receive(ws)
+            rcvd = ws.protocol.close_rcvd
+            code = rcvd.code if rcvd is not None else 1006
+            reason = rcvd.reason if rcvd is not None else ""
+            if (
+                self._closing
+                or self.policy is None
+                or self._replay is None
+                or not retryable_close(code, reason)
+            ):
+                break
+            if not await self._reconnect(code, reason):
+                return
+        self._on_closed()
+
+    async def _receive(self, ws: ClientConnection) -> None:
         from websockets.exceptions import ConnectionClosed
 
-        ws = self._ws
-        assert ws is not None
+        retimer, replay = self._retimer, self._replay
         try:
             async for message in ws:
-                event = parse_message(message)
+                event = retimer.event(parse_message(message))
+                if event is None:
+                    continue
+                if replay is not None and isinstance(event, LiveResultResponse) and event.is_final:
+                    replay.commit(event.channel_number, event.start + event.duration)
                 self._deliver(EVENT_OF[type(event)], event)
         except ConnectionClosed:
             pass
-        except Exception as exc:
+        except Exception as exc:  # never let the receive task die silently
             log.exception("receive failed")
             self._deliver(
                 LiveTranscriptionEvents.Error,
@@ -359,7 +405,105 @@ class AsyncLiveClient:
                     description=f"receive failed: {exc}", variant="ClientError", exception=exc
                 ),
             )
-        self._on_closed()
+
+    async def _reconnect(self, code: int | None, reason: str) -> bool:
+        """Re-establish the stream and replay uncommitted audio. False when giving up."""
+        policy, replay = self.policy, self._replay
+        assert policy is not None and replay is not None
+        self.reconnecting = True
+        self._connected.clear()
+        loop = asyncio.get_running_loop()
+        outage_start = loop.time()
+        why = f"{explain_close(code, reason)} (code {code})"
+        log.warning("connection lost: %s; reconnecting", why)
+        failure: DgstreamError | None = None
+        attempt = 0
+        while attempt < policy.attempts:
+            attempt += 1
+            delay = policy.delay(attempt)
+            if loop.time() - outage_start + delay > policy.max_outage:
+                break
+            self._deliver(
+                LiveTranscriptionEvents.Reconnecting,
+                ReconnectingResponse(attempt=attempt, delay=delay, reason=why),
+            )
+            await asyncio.sleep(delay)
+            try:
+                ws = await self._connect(self._all_headers)
+            except HandshakeError as exc:
+                failure = exc
+                if exc.status in (400, 401, 402, 403):
+                    break  # never retried: the same request will be refused again
+                continue
+            except ConnectError as exc:
+                failure = exc
+                continue
+            offset = replay.start
+            next_seq = replay.first_seq
+            try:
+                # Replay by sequence number: the source may add chunks while this runs.
+                while chunks := replay.chunks_from(next_seq):
+                    for seq, data in chunks:
+                        await ws.send(data)
+                        next_seq = seq + 1
+            except Exception as exc:  # the new connection died while replaying
+                failure = StreamClosedError(1006, f"lost again while replaying: {exc}")
+                continue
+            self._ws = ws
+            self.request_id = ws.response.headers.get("dg-request-id", "") if ws.response else ""
+            self._retimer.offset = offset
+            self._retimer.active = True
+            self._last_send = loop.time()
+            self.reconnects += 1
+            self.reconnecting = False
+            self._connected.set()
+            outage = loop.time() - outage_start
+            replayed = replay.audio_time - offset
+            log.warning(
+                "reconnected after %.1f s (attempt %d), replayed %.2f s of audio",
+                outage,
+                attempt,
+                replayed,
+            )
+            self._deliver(
+                LiveTranscriptionEvents.Reconnected,
+                ReconnectedResponse(
+                    attempt=attempt,
+                    outage=outage,
+                    replayed_seconds=replayed,
+                    request_id=self.request_id,
+                ),
+            )
+            return True
+        # Giving up: say how much audio no final covers.
+        self.reconnecting = False
+        lost = max(0.0, replay.audio_time - replay.committed_until)
+        error = ReconnectFailedError(
+            code,
+            reason,
+            attempts=attempt,
+            outage=loop.time() - outage_start,
+            lost_seconds=lost,
+            last_failure=failure,
+        )
+        self.close_code = code if code is not None else 1006
+        self.close_reason = reason
+        self.close_error = error
+        self._deliver(
+            LiveTranscriptionEvents.Error,
+            ErrorResponse(
+                description=str(error),
+                message=reason,
+                variant="ReconnectFailed",
+                exception=error,
+            ),
+        )
+        self._connected.set()
+        for task in self._tasks:
+            if task is not asyncio.current_task():
+                task.cancel()
+        self._emit_close(False)
+        return False
 
     def _on_closed(self) -> None:
         """The socket is closed: record why, report an abnormal close, emit Close once."""
@@ -403,6 +547,9 @@ class AsyncLiveClient:
     async def _keepalive(self) -> None:
         loop = asyncio.get_running_loop()
         while not self._closing:
+            if self.reconnecting:
+                await self._connected.wait()
+                continue
             delay = self._last_send + self.keepalive_interval - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
@@ -410,14 +557,21 @@ class AsyncLiveClient:
             try:
                 await self._send_text(KEEP_ALIVE)
             except DgstreamError:
-                return
+                if self.policy is None or self.close_error is not None or self._close_emitted:
+                    return
+                await asyncio.sleep(0.05)  # a reconnect is about to start
 
     # -- sending ------------------------------------------------------------------
     def is_open(self) -> bool:
-        """True while the socket is open and finish() has not been called."""
+        """True while the socket is open (not reconnecting) and finish() has not been called."""
         from websockets.protocol import State
 
-        return self._ws is not None and self._ws.state is State.OPEN and not self._closing
+        return (
+            self._ws is not None
+            and self._ws.state is State.OPEN
+            and not self._closing
+            and not self.reconnecting
+        )
 
     async def is_connected(self) -> bool:
         """v3 SDK name (awaitable in the async client)."""
@@ -438,24 +592,42 @@ class AsyncLiveClient:
     async def send(self, data: bytes | bytearray | memoryview | str) -> bool:
         """Send audio (or a raw text frame). Empty chunks are skipped (PROTOCOL §3).
 
-        Waits while the socket's buffer is full (back-pressure). Raises
-        StreamClosedError if the stream has ended.
+        Waits while the socket's buffer is full (back-pressure). With reconnect on,
+        audio sent during an outage is kept and replayed. Raises StreamClosedError
+        once the stream has ended for good.
         """
         if not data:
             return True
         if self._closing:
             raise DgstreamError("send() after finish(): the stream is closing")
-        ws = self._check_open()
+        if isinstance(data, str):
+            await self._send_text(data)
+            return True
+        if self._ws is None:
+            raise DgstreamError("not connected: call start() first")
+        if self.close_error is not None:
+            raise self.close_error
+        replay = self._replay
+        if replay is not None:
+            replay.add(bytes(data))
+            if self.reconnecting:
+                self.bytes_sent += len(data)
+                return True
         from websockets.exceptions import ConnectionClosed
 
         try:
-            await ws.send(data)
+            await self._ws.send(data)
         except ConnectionClosed:
-            raise StreamClosedError(self.close_code or 1006, self.close_reason) from None
+            if replay is None or self._close_emitted:
+                raise StreamClosedError(self.close_code or 1006, self.close_reason) from None
+            # Kept in the replay buffer; the receive task reconnects or reports the failure.
         self._last_send = asyncio.get_running_loop().time()
-        if not isinstance(data, str):
-            self.bytes_sent += len(data)
+        self.bytes_sent += len(data)
         return True
+
+    async def wait_until_connected(self) -> None:
+        """Return once no reconnect is under way (sources that can wait use this)."""
+        await self._connected.wait()
 
     async def _send_text(self, text: str) -> None:
         ws = self._check_open()
@@ -500,11 +672,15 @@ class AsyncLiveClient:
         assert self._ws is not None and self._recv_task is not None
         from websockets.protocol import State
 
+        if self.reconnecting:
+            try:
+                await asyncio.wait_for(self._connected.wait(), self.finish_timeout)
+            except TimeoutError:
+                pass
         if not self._recv_task.done() and self._ws.state is State.OPEN:
             try:
-                await self._send_text(
-                    CLOSE_STREAM
-                )  # PROTOCOL §3: flush, last Results, Metadata, 1000
+                # PROTOCOL §3: the server flushes, sends the last Results, Metadata, closes 1000.
+                await self._send_text(CLOSE_STREAM)
             except DgstreamError:
                 pass
         self._closing = True
@@ -555,6 +731,21 @@ class AsyncLiveClient:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.finish()
+
+
+_SAMPLE_WIDTH = {"linear16": 2, "linear32": 4, "mulaw": 1, "alaw": 1}
+
+
+def _bytes_per_second(options: LiveOptions | None) -> float | None:
+    """Raw PCM's byte rate, or None for containers (which cannot be replayed mid-stream)."""
+    if options is None or options.encoding not in _SAMPLE_WIDTH or not options.sample_rate:
+        return None
+    try:
+        rate = int(options.sample_rate)
+        channels = int(options.channels or 1)
+    except (TypeError, ValueError):
+        return None
+    return float(_SAMPLE_WIDTH[str(options.encoding)] * rate * channels)
 
 
 def _os_error_text(exc: OSError) -> str:

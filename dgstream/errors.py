@@ -35,6 +35,7 @@ __all__ = [
     "OptionsError",
     "PaymentRequiredError",
     "RateLimitError",
+    "ReconnectFailedError",
     "ServerUnavailableError",
     "StreamClosedError",
     "explain_close",
@@ -198,3 +199,29 @@ class StreamClosedError(DgstreamError):
         self.explanation = explain_close(code, reason)
         detail = f" ({reason})" if reason else ""
         super().__init__(f"connection closed with code {code}{detail}: {self.explanation}")
+
+
+class ReconnectFailedError(StreamClosedError):
+    """The connection was lost and could not be re-established; `lost_seconds` of audio have no final."""
+
+    def __init__(
+        self,
+        code: int | None,
+        reason: str = "",
+        *,
+        attempts: int,
+        outage: float,
+        lost_seconds: float,
+        last_failure: Exception | None = None,
+    ) -> None:
+        super().__init__(code, reason)
+        self.attempts = attempts
+        self.outage = outage
+        self.lost_seconds = lost_seconds
+        self.last_failure = last_failure
+        last = f"; last error: {last_failure}" if last_failure else ""
+        self.args = (
+            f"connection lost ({self.explanation}) and {attempts} reconnect attempt"
+            f"{'s' if attempts != 1 else ''} over {outage:.1f} s failed{last}; "
+            f"{lost_seconds:.2f} s of audio were not transcribed",
+        )
