@@ -275,7 +275,8 @@ class AsyncLiveClient:
         self._all_headers = all_headers
         bps = _bytes_per_second(options)
         if self.policy is not None and bps:
-            self._replay = ReplayBuffer(bps, self.policy.buffer_seconds)
+            separate = options.channels if options and options.multichannel else 1
+            self._replay = ReplayBuffer(bps, self.policy.buffer_seconds, int(separate or 1))
         if self._sink is None:
             self._queue = asyncio.Queue()
             if not self._handlers and self._iter_queue is None:

@@ -59,8 +59,9 @@ def retryable_close(code: int | None, reason: str) -> bool:
 class ReplayBuffer:
     """Audio sent but not yet covered by a final result, with its audio-clock times."""
 
-    def __init__(self, bytes_per_second: float, limit_seconds: float) -> None:
+    def __init__(self, bytes_per_second: float, limit_seconds: float, channels: int = 1) -> None:
         self.bytes_per_second = bytes_per_second
+        self.channels = channels  # how many channels report finals separately
         self.limit_seconds = limit_seconds
         self._chunks: deque[tuple[int, float, float, bytes]] = deque()  # (seq, start, end, data)
         self._next_seq = 0
@@ -73,7 +74,7 @@ class ReplayBuffer:
 
     @property
     def committed_until(self) -> float:
-        return min(self.committed.values()) if self.committed else 0.0
+        return min(self.committed.get(ch, 0.0) for ch in range(self.channels))
 
     @property
     def start(self) -> float:
@@ -89,7 +90,7 @@ class ReplayBuffer:
         self.audio_time += len(data) / self.bytes_per_second
         self._chunks.append((self._next_seq, start, self.audio_time, bytes(data)))
         self._next_seq += 1
-        while self._chunks and self.audio_time - self._chunks[0][1] > self.limit_seconds:
+        while self._chunks and self.audio_time - self._chunks[0][1] > self.limit_seconds + 1e-9:
             _, s, e, _ = self._chunks.popleft()
             self.overflowed += max(0.0, e - max(s, self.committed_until))
 
@@ -98,7 +99,7 @@ class ReplayBuffer:
         if until > self.committed.get(channel, 0.0):
             self.committed[channel] = until
         limit = self.committed_until
-        while self._chunks and self._chunks[0][2] <= limit:
+        while self._chunks and self._chunks[0][2] <= limit + 1e-9:
             self._chunks.popleft()
 
     def chunks_from(self, seq: int) -> list[tuple[int, bytes]]:
@@ -162,8 +163,8 @@ class Retimer:
             alternatives.append(dataclasses.replace(alt, words=words, transcript=transcript))
         had_words = any(a.words for a in result.channel.alternatives)
         new_words = any(a.words for a in alternatives)
-        if had_words and not new_words and result.start + result.duration + off <= floor:
-            return None  # wholly replayed audio already transcribed
+        if had_words and not new_words:
+            return None  # only words already committed before the reconnect
         shifted: LiveResultResponse = _rebuilt(
             result,
             start=result.start + off,
