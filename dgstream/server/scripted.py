@@ -240,6 +240,8 @@ class _TextStream:
         return False
 
     def commit(self) -> list[EngineWord]:
+        if self._acc >= self._tail_len:  # a final ends the word being built
+            self._emit(self._pos)
         out, self._words = self._words, []
         return out
 
