@@ -594,13 +594,14 @@ class AsyncLiveClient:
         """Send audio (or a raw text frame). Empty chunks are skipped (PROTOCOL §3).
 
         Waits while the socket's buffer is full (back-pressure). With reconnect on,
-        audio sent during an outage is kept and replayed. Raises StreamClosedError
-        once the stream has ended for good.
+        audio sent during an outage is kept and replayed. Returns False once
+        finish() has been called (nothing is sent); raises StreamClosedError once
+        the server has ended the stream with an error.
         """
         if not data:
             return True
-        if self._closing:
-            raise DgstreamError("send() after finish(): the stream is closing")
+        if self._closing or self._finish_task is not None:
+            return False
         if isinstance(data, str):
             await self._send_text(data)
             return True

@@ -10,6 +10,7 @@ that handler returns).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import queue
 import threading
 from collections.abc import Coroutine, Mapping
@@ -168,14 +169,25 @@ class LiveClient:
         """Send audio; blocks while the socket's buffer is full. Empty chunks are skipped."""
         if not data:
             return True
+        if self._finish_result is not None:
+            return False  # finished (perhaps from a handler): nothing more is sent
         assert self._client is not None, "call start() first"
-        return self._run(self._client.send(data))
+        try:
+            return self._run(self._client.send(data))
+        except (concurrent.futures.CancelledError, RuntimeError):
+            if self._finish_result is not None:
+                return False  # finish() from a handler stopped the loop under this send
+            raise
 
     def keep_alive(self) -> bool:
+        if self._finish_result is not None:
+            return False
         assert self._client is not None, "call start() first"
         return self._run(self._client.keep_alive())
 
     def finalize(self, channel: int | None = None) -> bool:
+        if self._finish_result is not None:
+            return False
         assert self._client is not None, "call start() first"
         return self._run(self._client.finalize(channel))
 
