@@ -1,0 +1,108 @@
+"""Renderers: what a stream looks like on a terminal or in a file.
+
+One interface for all of them. The runner feeds every renderer the same things in
+the same order: each server message (`message`, for the verbatim JSON Lines writer),
+then what it changed in the transcript (`changes`, from `Transcript.apply`, STYLE
+§6: rendering never decides what is final), and problems worth showing (`problem`).
+`SessionState` is what the runner knows about the stream; the live view draws its
+status line from it.
+
+Renderers here import nothing heavy; `live.py` (rich.live) is imported only when
+the live view is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..messages import ServerEvent
+from ..transcript import Change, Segment
+
+__all__ = [
+    "Renderer",
+    "SessionState",
+    "clock",
+    "segment_labels",
+    "speaker_label",
+]
+
+
+class Renderer:
+    """Base renderer: every hook does nothing, so subclasses override what they use."""
+
+    def start(self) -> None:
+        """Called once, before the connection opens."""
+
+    def message(self, event: ServerEvent) -> None:
+        """A message from the server, in arrival order (before its `changes`)."""
+
+    def changes(self, changes: Sequence[Change]) -> None:
+        """What a message changed in the transcript: interim text, committed segments."""
+
+    def problem(self, text: str) -> None:
+        """An error or warning during the stream (the runner also reports it at exit)."""
+
+    def close(self) -> None:
+        """Called once at the end, also after errors. Must not raise."""
+
+
+@dataclass
+class SessionState:
+    """What the runner knows about the stream, read by the live view's status line.
+
+    The runner updates it on the event loop; the live view reads it from rich's
+    refresh thread. Every field is a plain value, replaced whole, so a read sees
+    either the old or the new value and never a torn one.
+    """
+
+    source: str = ""
+    model: str = ""
+    #: connecting, streaming, finishing, closed
+    state: str = "connecting"
+    request_id: str = ""
+    #: Seconds of audio sent so far (None when the format's rate is not known).
+    audio_seconds: float | None = None
+    bytes_sent: int = 0
+    #: Audio time up to which finals have arrived.
+    transcribed_until: float = 0.0
+    #: Input level 0..1 (mic only) and input overflows.
+    level: float | None = None
+    overflows: int = 0
+
+    @property
+    def lag(self) -> float | None:
+        """Audio sent but not yet transcribed (final), in seconds."""
+        if self.audio_seconds is None:
+            return None
+        return max(0.0, self.audio_seconds - self.transcribed_until)
+
+
+def clock(seconds: float) -> str:
+    """`mm:ss.s`, or `h:mm:ss.s` from one hour on (the `--timestamps` prefix)."""
+    tenths = round(max(0.0, seconds) * 10)
+    minutes, tenth_seconds = divmod(tenths, 600)
+    hours, minutes = divmod(minutes, 60)
+    sec = f"{tenth_seconds // 10:02d}.{tenth_seconds % 10}"
+    if hours:
+        return f"{hours}:{minutes:02d}:{sec}"
+    return f"{minutes:02d}:{sec}"
+
+
+def speaker_label(speaker: int) -> str:
+    return f"Speaker {speaker}"
+
+
+def segment_labels(segment: Segment, *, timestamps: bool, multichannel: bool) -> list[str]:
+    """The prefixes of a transcript line: `[mm:ss.s]`, `[ch N]`, `Speaker N:` as enabled.
+
+    Speaker labels appear whenever the server labelled the words (it does with diarize).
+    """
+    labels = []
+    if timestamps:
+        labels.append(f"[{clock(segment.start)}]")
+    if multichannel:
+        labels.append(f"[ch {segment.channel}]")
+    if segment.speaker is not None:
+        labels.append(f"{speaker_label(segment.speaker)}:")
+    return labels
