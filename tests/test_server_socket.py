@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -58,10 +61,13 @@ async def stream(
     """Send `audio` then the `end` text frames; return all messages and the closed socket."""
     async with connect(f"{url}/v1/listen?{query}", **kw) as ws:
         reader = asyncio.ensure_future(receive_all(ws))
-        for chunk in chunks(audio, size):
-            await ws.send(chunk)
-        for text in end:
-            await ws.send(text)
+        try:
+            for chunk in chunks(audio, size):
+                await ws.send(chunk)
+            for text in end:
+                await ws.send(text)
+        except ConnectionClosed:
+            pass  # the server closed first (a test of exactly that)
         messages = await asyncio.wait_for(reader, 10)
     return messages, ws
 
@@ -359,14 +365,18 @@ def test_bad_parameters_are_400_naming_the_parameter(query: str, param: str) -> 
 
 def test_undecodable_audio_closes_1008_with_data_0000() -> None:
     async def test(server: DeepgramServer) -> None:
-        for query, audio in (
+        cases = (
             ("encoding=opus&sample_rate=48000", b"\x4f" * 500),
             ("", b"OggS" * 100),
-        ):
+            ("encoding=flac&sample_rate=16000", b"\x00" * 320_000),  # still streaming at the close
+        )
+        for query, audio in cases:
+            started = time.monotonic()
             messages, ws = await stream(server.url, query, audio, end=())
             assert messages == []
             assert ws.close_code == 1008
             assert ws.close_reason.startswith("DATA-0000")
+            assert time.monotonic() - started < 5  # the close handshake is not stuck
 
     serve(test)
 
@@ -563,3 +573,82 @@ def test_logbook_never_stores_the_key(tmp_path: Path) -> None:
     assert first["sent"][-1]["type"] == "Metadata"
     assert {"t", "dir", "kind", "data"} == set(first["events"][0])
     assert lines[2]["status"] == 401 and lines[2]["closed_by"] == "rejected"
+
+
+def test_logbook_keeps_only_the_newest_connections() -> None:
+    with running_server(ServerConfig(logbook_size=2)) as srv:
+        for _ in range(3):
+            handshake_refused(f"{srv.url}/nowhere")
+        assert len(srv.logbook) == 2
+
+
+# -- lifecycle ----------------------------------------------------------------------------------
+
+
+def test_stopping_the_server_closes_open_connections() -> None:
+    async def client(url: str, opened: asyncio.Event) -> int | None:
+        async with connect(f"{url}/v1/listen?{RAW}") as ws:
+            await ws.send(bursts([(0.3, "voice")]))
+            opened.set()
+            await receive_all(ws)
+        return ws.close_code
+
+    async def main() -> None:
+        server = DeepgramServer(ServerConfig())
+        await server.start()
+        opened = asyncio.Event()
+        task = asyncio.ensure_future(client(server.url, opened))
+        await asyncio.wait_for(opened.wait(), 5)
+        await asyncio.sleep(0.05)
+        await asyncio.wait_for(server.stop(), 10)
+        assert await asyncio.wait_for(task, 5) == 1001
+        log = server.logbook[-1]
+        assert log.closed.is_set() and log.close_code == 1001
+
+    asyncio.run(main())
+
+
+def test_run_serves_until_sigterm() -> None:
+    code = (
+        "from dgstream.server import ServerConfig, run; run(ServerConfig(port=0, idle_timeout=5))"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("dgstream serve: listening on ws://127.0.0.1:")
+        url = line.split(" on ", 1)[1].strip()
+        assert url.endswith("/v1/listen")
+        messages, ws = asyncio.run(stream(url.removesuffix("/v1/listen")))
+        assert ws.close_code == 1000 and messages[-1]["type"] == "Metadata"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+class _BrokenEngine(ScriptedEngine):
+    """An engine whose streams fail on the first audio."""
+
+    def open_stream(self, *, sample_rate: int, channel: int, options: Any) -> Any:
+        raise RuntimeError("model exploded")
+
+
+def test_an_engine_failure_closes_that_stream_1011_and_the_server_carries_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def test(server: DeepgramServer) -> None:
+        messages, ws = await stream(server.url)
+        assert messages == [] and ws.close_code == 1011
+        log = await closed(server.logbook[-1])
+        assert (log.close_code, log.closed_by) == (1011, "server")
+        async with connect(f"{server.url}/v1/listen?{RAW}") as ws:
+            await ws.send('{"type": "CloseStream"}')  # no audio: the engine is never asked
+            assert types(await receive_all(ws)) == ["Metadata"]
+
+    serve(test, engine=_BrokenEngine())
+    assert "model exploded" in caplog.text

@@ -54,13 +54,14 @@ def load_engine(name: str, **kwargs: Any) -> Engine:
 
         return ScriptedEngine(script=kwargs.get("script"))
     if name == "moonshine":
+        kwargs.pop("script", None)  # a scripted-engine option; moonshine has no script
         try:
             module = importlib.import_module("dgstream.server.moonshine")
-        except ImportError as exc:
+            engine: Engine = module.MoonshineEngine(**kwargs)
+        except ImportError as exc:  # the module, or moonshine_voice inside it, is missing
             raise EngineUnavailableError(
                 f'the moonshine engine needs extra packages: pip install "dgstream[local]" ({exc})'
             ) from exc
-        engine: Engine = module.MoonshineEngine(**kwargs)
         return engine
     raise ValueError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}")
 

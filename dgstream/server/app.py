@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import email.utils
 import json
+import logging
 import signal
 import threading
 import uuid
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
 __all__ = ["DeepgramServer", "Faults", "ServerConfig", "run", "running_server"]
 
 LISTEN_PATH = "/v1/listen"
+_logger = logging.getLogger("dgstream.server")
 
 # PROTOCOL §1: realistic rejection bodies (err_code, err_msg) by status.
 _REJECTIONS: dict[int, tuple[str, str]] = {
@@ -100,6 +102,7 @@ class ServerConfig:
     log_path: str | Path | None = None
     faults: Faults = field(default_factory=Faults)
     tuning: SessionTuning = field(default_factory=SessionTuning)
+    logbook_size: int = 1000  # connections kept in `DeepgramServer.logbook` (oldest dropped)
 
 
 @dataclass(eq=False)
@@ -163,6 +166,27 @@ def _close_info(conn: ServerConnection) -> tuple[int, str, str]:
     if p.close_rcvd is not None:
         return p.close_rcvd.code, p.close_rcvd.reason, "client"
     return 1006, "", "abort"
+
+
+async def _drain(conn: ServerConnection) -> None:
+    with contextlib.suppress(ConnectionClosed):
+        while True:
+            await conn.recv()
+
+
+async def _close(conn: ServerConnection, code: int, reason: str) -> None:
+    """Close, reading (and dropping) what the client still sends meanwhile.
+
+    websockets stops reading once its incoming queue is full; a client still
+    streaming audio would then never get its close reply through in time.
+    """
+    drain = asyncio.ensure_future(_drain(conn))
+    try:
+        await conn.close(code, reason)
+    finally:
+        drain.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await drain
 
 
 class DeepgramServer:
@@ -270,6 +294,8 @@ class DeepgramServer:
         )
         st.log.request_id = st.request_id
         self.logbook.append(st.log)
+        if len(self.logbook) > cfg.logbook_size > 0:  # a long-running server must not grow forever
+            del self.logbook[: len(self.logbook) - cfg.logbook_size]
         if isinstance(connection, _Connection):
             connection.dg = st
         if url.path.rstrip("/") != LISTEN_PATH:
@@ -355,7 +381,7 @@ class DeepgramServer:
                             and loop.time() >= stalled_since + faults.stall_close_after - 1e-3
                         ):
                             # PROTOCOL §3: the server failed to respond in time (NET-0000).
-                            await conn.close(1011, NET0000_REASON)
+                            await _close(conn, 1011, NET0000_REASON)
                             return
                         idle_deadline = loop.time() + idle  # a stalled server never times out
                         continue
@@ -390,6 +416,11 @@ class DeepgramServer:
                     return
         except ConnectionClosed:
             pass  # the client went away (or a 1009 from max_size); recorded below
+        except Exception:  # an engine or session bug: log it, close this stream, keep serving
+            _logger.exception("connection %s failed", st.request_id)
+            log.note("out", "server_error", "internal error; see the server log")
+            with contextlib.suppress(Exception):
+                await _close(conn, 1011, "internal server error")
         finally:
             if session is not None:
                 with contextlib.suppress(Exception):
@@ -426,7 +457,7 @@ class DeepgramServer:
                 if stalled:
                     log.note("out", "suppressed", {"code": action.code, "reason": action.reason})
                     continue
-                await conn.close(action.code, action.reason)
+                await _close(conn, action.code, action.reason)
                 return True
             else:  # Finish: PROTOCOL §3 CloseStream -> flush, Metadata, close 1000
                 if stalled:
