@@ -155,7 +155,8 @@ class AsyncLiveClient:
         self._queue: asyncio.Queue[tuple[LiveTranscriptionEvents, Any] | None] | None = None
         self._iter_queue: asyncio.Queue[Any] | None = None
         self._finish_task: asyncio.Task[bool] | None = None
-        self._closing = False
+        self._closing = False  # CloseStream has been sent
+        self._abandoned = False  # finish() gave up waiting and closed the socket itself
         self._close_emitted = False
         self._last_send = 0.0
         #: The server's id for this stream (`dg-request-id`), once connected.
@@ -175,6 +176,7 @@ class AsyncLiveClient:
         self._replay: ReplayBuffer | None = None
         self._retimer = Retimer()
         self._connected = asyncio.Event()
+        self._room = asyncio.Event()  # set whenever a final frees space in the replay buffer
         #: True while a dropped connection is being re-established.
         self.reconnecting = False
         #: Connections made after the first (successful reconnects).
@@ -374,7 +376,7 @@ class AsyncLiveClient:
             code = rcvd.code if rcvd is not None else 1006
             reason = rcvd.reason if rcvd is not None else ""
             if (
-                self._closing
+                self._abandoned
                 or self.policy is None
                 or self._replay is None
                 or not retryable_close(code, reason)
@@ -395,6 +397,7 @@ class AsyncLiveClient:
                     continue
                 if replay is not None and isinstance(event, LiveResultResponse) and event.is_final:
                     replay.commit(event.channel_number, event.start + event.duration)
+                    self._room.set()
                 self._deliver(EVENT_OF[type(event)], event)
         except ConnectionClosed:
             pass
@@ -447,6 +450,8 @@ class AsyncLiveClient:
                     for seq, data in chunks:
                         await ws.send(data)
                         next_seq = seq + 1
+                if self._closing:
+                    await ws.send(CLOSE_STREAM)  # finish() was under way when the link dropped
             except Exception as exc:  # the new connection died while replaying
                 failure = StreamClosedError(1006, f"lost again while replaying: {exc}")
                 continue
@@ -500,6 +505,7 @@ class AsyncLiveClient:
             ),
         )
         self._connected.set()
+        self._room.set()
         for task in self._tasks:
             if task is not asyncio.current_task():
                 task.cancel()
@@ -611,6 +617,7 @@ class AsyncLiveClient:
             raise self.close_error
         replay = self._replay
         if replay is not None:
+            await self._wait_for_room(replay, len(data))
             replay.add(bytes(data))
             if self.reconnecting:
                 self.bytes_sent += len(data)
@@ -626,6 +633,27 @@ class AsyncLiveClient:
         self._last_send = asyncio.get_running_loop().time()
         self.bytes_sent += len(data)
         return True
+
+    async def _wait_for_room(self, replay: ReplayBuffer, size: int) -> None:
+        """Back-pressure on audio no final covers yet, so a reconnect can always replay it.
+
+        Waits while the replay buffer is full: for finals to free space, or through an
+        outage until the reconnect succeeds or fails. If a live server sends no final
+        for 10 s, the oldest audio is let go (counted in `replay.overflowed`).
+        """
+        room = replay.limit_seconds - size / replay.bytes_per_second
+        while replay.seconds > room and self.close_error is None:
+            self._room.clear()
+            try:
+                await asyncio.wait_for(self._room.wait(), None if self.reconnecting else 10.0)
+            except TimeoutError:
+                log.warning(
+                    "no final result for 10 s; audio older than %g s is no longer kept for replay",
+                    replay.limit_seconds,
+                )
+                return
+        if self.close_error is not None:
+            raise self.close_error
 
     async def wait_until_connected(self) -> None:
         """Return once no reconnect is under way (sources that can wait use this)."""
@@ -703,6 +731,7 @@ class AsyncLiveClient:
                     variant="FinishTimeout",
                 ),
             )
+            self._abandoned = True
             await self._ws.close(1000, "finish timeout")
             await asyncio.wait({self._recv_task}, timeout=5)
             if not self._recv_task.done():

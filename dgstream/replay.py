@@ -65,6 +65,7 @@ class ReplayBuffer:
         self.limit_seconds = limit_seconds
         self._chunks: deque[tuple[int, float, float, bytes]] = deque()  # (seq, start, end, data)
         self._next_seq = 0
+        self._bytes = 0
         #: Absolute audio time of everything handed to `add()`.
         self.audio_time = 0.0
         #: Per channel: absolute time up to which finals have arrived.
@@ -87,7 +88,8 @@ class ReplayBuffer:
 
     def add(self, data: bytes) -> None:
         start = self.audio_time
-        self.audio_time += len(data) / self.bytes_per_second
+        self._bytes += len(data)
+        self.audio_time = self._bytes / self.bytes_per_second  # from bytes: no drift
         self._chunks.append((self._next_seq, start, self.audio_time, bytes(data)))
         self._next_seq += 1
         while self._chunks and self.audio_time - self._chunks[0][1] > self.limit_seconds + 1e-9:
@@ -148,7 +150,7 @@ class Retimer:
         alternatives = []
         for alt in result.channel.alternatives:
             words = tuple(
-                dataclasses.replace(w, start=w.start + off, end=w.end + off)
+                dataclasses.replace(w, start=round(w.start + off, 6), end=round(w.end + off, 6))
                 for w in alt.words
                 if w.end + off > floor
             )
@@ -167,7 +169,7 @@ class Retimer:
             return None  # only words already committed before the reconnect
         shifted: LiveResultResponse = _rebuilt(
             result,
-            start=result.start + off,
+            start=round(result.start + off, 6),
             channel=dataclasses.replace(result.channel, alternatives=tuple(alternatives)),
         )
         if shifted.is_final:
