@@ -129,32 +129,32 @@ class LiveView(Renderer):
         line.append(segment.text)
         return line
 
-    def status_line(self) -> Text:
+    def status_lines(self) -> tuple[Text, Text]:
+        """Two lines: state, audio sent, lag, level; then source, model, request id."""
         s = self.state
-        line = Text(no_wrap=True, overflow="ellipsis")
-        line.append(f"● {s.state}", style=_STATE_STYLES.get(s.state, ""))
+        first = Text(no_wrap=True, overflow="ellipsis")
+        first.append(f"● {s.state}", style=_STATE_STYLES.get(s.state, ""))
         parts: list[tuple[str, str]] = []
-        if s.source:
-            parts.append((s.source, ""))
-        if s.model:
-            parts.append((s.model, "bold"))
         if s.audio_seconds is not None:
             parts.append((f"{clock(s.audio_seconds)} sent", ""))
         else:
             parts.append((f"{s.bytes_sent / 1024:.0f} KiB sent", ""))
+        lag = s.lag
+        if lag is not None and s.state in ("streaming", "finishing"):
+            parts.append((f"lag {lag:.1f} s", "yellow" if lag > 3 else ""))
         if s.level is not None:
             parts.append((f"level {level_meter(s.level)}", "green"))
         if s.overflows:
             parts.append((f"{s.overflows} overflows", "bold yellow"))
-        lag = s.lag
-        if lag is not None and s.state in ("streaming", "finishing"):
-            parts.append((f"lag {lag:.1f} s", "yellow" if lag > 3 else ""))
-        if s.request_id:
-            parts.append((f"request {s.request_id}", "dim"))
         for text, style in parts:
-            line.append(" │ ", style="dim")
-            line.append(text, style=style)
-        return line
+            first.append(" │ ", style="dim")
+            first.append(text, style=style)
+        second = Text(no_wrap=True, overflow="ellipsis", style="dim")
+        details = [x for x in (s.source, s.model) if x]
+        if s.request_id:
+            details.append(f"request {s.request_id}")
+        second.append(" │ ".join(details))
+        return first, second
 
     def _render(self) -> RenderableType:
         with self._lock:
@@ -167,5 +167,5 @@ class LiveView(Renderer):
             rows.append(line)
         for problem in problems:
             rows.append(Text(f"✖ {problem}", style="bold red"))
-        rows.append(self.status_line())
+        rows.extend(self.status_lines())
         return Group(*rows)

@@ -1,0 +1,298 @@
+"""Helpers for the command-line tests: test audio, a loopback server, the CLI in a
+subprocess (plain pipes or a pty), and a small terminal emulator for the live view.
+
+The tests at the bottom pin the emulator itself, since other tests trust its screen.
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from dgstream.server import ServerConfig, load_engine, running_server
+
+RATE = 16000
+#: Scripted engine text: the tone bursts below get these words in order, three per burst.
+SCRIPT = (
+    "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima "
+    "mike november oscar papa quebec romeo sierra tango uniform victor whiskey xray"
+)
+WORDS = SCRIPT.split(" ")
+
+
+def bursts(n: int, *, on: float = 1.0, off: float = 0.8, channels: int = 1) -> np.ndarray:
+    """`n` tone bursts of `on` s with `off` s of silence after each (int16, RATE Hz).
+
+    The scripted engine lays 0.35 s per word over voiced audio, so a 1 s burst is three
+    words, and the silence after it ends the utterance (a final with speech_final).
+    """
+    t = np.arange(int(RATE * on)) / RATE
+    tone = (0.3 * np.sin(2 * np.pi * 440 * t) * 32767).astype(np.int16)
+    gap = np.zeros(int(RATE * off), dtype=np.int16)
+    mono = np.concatenate([np.concatenate([tone, gap]) for _ in range(n)])
+    if channels == 1:
+        return mono
+    return np.stack([mono] * channels, axis=1)
+
+
+def write_wav(path: Path, audio: np.ndarray, rate: int = RATE) -> Path:
+    import soundfile
+
+    soundfile.write(str(path), audio, rate, subtype="PCM_16")
+    return path
+
+
+def expected_lines(n_bursts: int, start: int = 0) -> list[str]:
+    """The text output for `n_bursts` bursts: three script words per line."""
+    return [" ".join(WORDS[3 * i + start * 3 : 3 * i + 3 + start * 3]) for i in range(n_bursts)]
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def dgstream_cmd(*args: str | Path) -> list[str]:
+    return [sys.executable, "-m", "dgstream", *map(str, args)]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment without any real credentials or config, plus `extra`."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DEEPGRAM_API_KEY", "DEEPGRAM_HOST", "DEEPGRAM_ACCESS_TOKEN")
+        and not k.startswith("DGSTREAM_")
+    }
+    env["XDG_CONFIG_HOME"] = "/nonexistent-dgstream-test-config"
+    env["COLUMNS"] = "100"
+    env.update(extra)
+    return env
+
+
+def run(
+    *args: str | Path,
+    input: bytes | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> Result:
+    done = subprocess.run(
+        dgstream_cmd(*args),
+        input=input,
+        capture_output=True,
+        env=env or clean_env(),
+        timeout=timeout,
+    )
+    return Result(
+        done.returncode,
+        done.stdout.decode("utf-8", "replace"),
+        done.stderr.decode("utf-8", "replace"),
+    )
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Any]:
+    """A scripted server on a free loopback port (one per test module)."""
+    with running_server(ServerConfig(port=0, engine=load_engine("scripted", script=SCRIPT))) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def audio_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("audio")
+
+
+@pytest.fixture(scope="module")
+def two_bursts(audio_dir: Path) -> Path:
+    return write_wav(audio_dir / "two.wav", bursts(2))
+
+
+# -- a pty, and a terminal emulator good enough for rich's Live --------------------------
+_TOKEN = re.compile(
+    r"\x1b\[([?0-9;]*)([A-Za-z])|\x1b[()][0-9A-Za-z]|\x1b[=>]|(\r)|(\n)|(\x08)|([^\x1b\r\n\x08]+)"
+)
+
+
+@dataclass
+class Screen:
+    """A grid of characters that follows cursor moves, erases and line feeds."""
+
+    width: int = 100
+    lines: list[list[str]] = field(default_factory=lambda: [[]])
+    row: int = 0
+    col: int = 0
+
+    def _line(self) -> list[str]:
+        while len(self.lines) <= self.row:
+            self.lines.append([])
+        return self.lines[self.row]
+
+    def feed(self, data: str) -> None:
+        for m in _TOKEN.finditer(data):
+            params, cmd, cr, lf, bs, text = m.groups()
+            if cmd:
+                self._csi(params, cmd)
+            elif cr:
+                self.col = 0
+            elif lf:
+                self.row += 1
+                self._line()
+            elif bs:
+                self.col = max(0, self.col - 1)
+            elif text:
+                for ch in text:
+                    if ch < " " and ch != "\t":
+                        continue
+                    if self.col >= self.width:
+                        self.row += 1
+                        self.col = 0
+                    line = self._line()
+                    while len(line) < self.col:
+                        line.append(" ")
+                    if self.col < len(line):
+                        line[self.col] = ch
+                    else:
+                        line.append(ch)
+                    self.col += 1
+
+    def _csi(self, params: str, cmd: str) -> None:
+        if params.startswith("?"):
+            return  # cursor visibility and other modes
+        n = int(params.split(";")[0]) if params and params.split(";")[0] else 0
+        if cmd == "A":
+            self.row = max(0, self.row - (n or 1))
+        elif cmd == "B":
+            self.row += n or 1
+        elif cmd == "C":
+            self.col += n or 1
+        elif cmd == "D":
+            self.col = max(0, self.col - (n or 1))
+        elif cmd == "G":
+            self.col = max(0, (n or 1) - 1)
+        elif cmd == "K":
+            line = self._line()
+            if n == 0:
+                del line[self.col :]
+            elif n == 1:
+                for i in range(min(self.col + 1, len(line))):
+                    line[i] = " "
+            else:
+                line.clear()
+        elif cmd == "J":
+            if n == 0:
+                del self._line()[self.col :]
+                del self.lines[self.row + 1 :]
+            else:
+                self.lines = [[]]
+                self.row = self.col = 0
+
+    def text(self) -> list[str]:
+        return ["".join(line).rstrip() for line in self.lines]
+
+
+class PtyProcess:
+    """The CLI with stdin, stdout and stderr on a pseudo-terminal (as in a real terminal)."""
+
+    def __init__(self, args: Sequence[str | Path], env: dict[str, str] | None = None) -> None:
+        self.master, slave = pty.openpty()
+        os.set_blocking(self.master, False)
+        import fcntl
+        import struct
+        import termios
+
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
+        env = dict(env or clean_env())
+        env.pop("COLUMNS", None)
+        env["TERM"] = "xterm-256color"
+        self.proc = subprocess.Popen(
+            dgstream_cmd(*args),
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            start_new_session=True,
+        )
+        os.close(slave)
+        self.raw = ""
+        self.chunks: list[tuple[float, str]] = []
+
+    def read(self, timeout: float = 0.1) -> str:
+        got = ""
+        ready, _, _ = select.select([self.master], [], [], timeout)
+        while ready:
+            try:
+                data = os.read(self.master, 65536)
+            except (BlockingIOError, OSError):
+                break
+            if not data:
+                break
+            text = data.decode("utf-8", "replace")
+            got += text
+            self.chunks.append((time.monotonic(), text))
+            ready, _, _ = select.select([self.master], [], [], 0)
+        self.raw += got
+        return got
+
+    def read_until(self, pattern: str, timeout: float = 20) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if re.search(pattern, self.raw):
+                return True
+            self.read(0.1)
+            if self.proc.poll() is not None:
+                self.read(0.2)
+                return bool(re.search(pattern, self.raw))
+        return False
+
+    def wait(self, timeout: float = 30) -> int:
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            self.read(0.1)
+        self.read(0.2)
+        if self.proc.poll() is None:
+            self.proc.kill()
+            raise TimeoutError("dgstream did not exit")
+        return self.proc.returncode
+
+    def signal(self, sig: int = signal.SIGINT) -> None:
+        self.proc.send_signal(sig)
+
+    def screen(self, data: str | None = None) -> list[str]:
+        screen = Screen(width=100)
+        screen.feed(self.raw if data is None else data)
+        return screen.text()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self.master)
+
+
+# -- the emulator's own tests ---------------------------------------------------------------
+def test_screen_follows_cursor_up_and_erase_line() -> None:
+    screen = Screen()
+    screen.feed("final one\ninterim\x1b[2K\r\x1b[1A\x1b[2K")
+    screen.feed("final two\n")
+    assert screen.text()[:2] == ["final two", ""]
+
+
+def test_screen_ignores_colours_and_modes() -> None:
+    screen = Screen()
+    screen.feed("\x1b[?25l\x1b[2mdim\x1b[0m text\r\n")
+    assert screen.text()[0] == "dim text"
