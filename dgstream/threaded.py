@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from .client import AsyncLiveClient, Handler, _event_key
 from .messages import LiveTranscriptionEvents
 from .options import LiveOptions
+from .replay import ReconnectPolicy
 
 __all__ = ["LiveClient"]
 
@@ -39,8 +40,10 @@ class LiveClient:
         finish_timeout: float = 10.0,
         open_timeout: float = 10.0,
         headers: Mapping[str, str] | None = None,
+        reconnect: ReconnectPolicy | bool | None = None,
     ) -> None:
         self._config: dict[str, Any] = {
+            "reconnect": reconnect,
             "api_key": api_key,
             "url": url,
             "access_token": access_token,
