@@ -1,0 +1,468 @@
+"""The offline speech engine of `dgstream serve`: Moonshine (`moonshine-voice`) as an `Engine`.
+
+Needs the `local` extra (`pip install 'dgstream[local]'`); this module imports without
+it and raises ImportError only when a `MoonshineEngine` is built.
+
+How Moonshine maps onto the Engine interface (docs/LOCAL_ENGINE.md has the details):
+
+* Moonshine's voice-activity detector splits a stream into *lines* (about a phrase
+  each). The last line may be open (still being spoken, its text may change); all
+  earlier lines are complete and never change again.
+* `hypothesis()` is every word not yet committed: completed lines waiting for
+  `commit()`, then the open line.
+* `endpoint()` is True once a line has completed (Moonshine found the end of an
+  utterance); `commit()` then returns exactly the completed line(s).
+* `commit()` without a reported endpoint (Finalize, CloseStream) forces Moonshine to
+  transcribe all audio fed so far, closes the open line and returns everything.
+* Moonshine is only asked for a new transcript every `update_interval` seconds of
+  audio (0.5 s by default): each update re-transcribes the whole open line, so this
+  is the knob between CPU cost and interim/endpoint latency.
+* Word times: the bundled `tiny-en` model gives none, so each line's words are spread
+  over the line's span (start..end from the detector) in proportion to their length.
+  Models that do give word timings (a model directory with an alignment model) have
+  theirs used as they are.
+* Audio at any rate is resampled to Moonshine's 16 kHz in the adapter (`_Resampler`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .engine import EngineWord, ModelDescription
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from ..options import LiveOptions
+
+__all__ = ["MOONSHINE_RATE", "MoonshineEngine", "MoonshineStream"]
+
+#: The rate Moonshine's models work at; every stream is resampled to it.
+MOONSHINE_RATE = 16000
+
+#: Moonshine's MOONSHINE_FLAG_FORCE_UPDATE: transcribe new audio however little there is.
+_FLAG_FORCE_UPDATE = 1
+
+#: After this many lines, a stream with no open line is restarted so the transcript
+#: Moonshine keeps (and re-sends on every update) stays short on long connections.
+_ROTATE_AFTER_LINES = 32
+
+#: Files whose presence in a model directory means Moonshine can time words itself.
+_WORD_TIMING_MODELS = ("decoder_with_attention.ort", "alignment_model.ort")
+
+_EDGE_PUNCTUATION = re.compile(r"^[^\w]+|[^\w]+$")
+
+
+def _model_uuid(name: str) -> str:
+    """A stable uuid for a model name (uuid5 in the URL namespace of `dgstream:<name>`)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"dgstream:{name}"))
+
+
+def _plain_word(token: str) -> str:
+    """Deepgram's `word`: lower case, no surrounding punctuation (inner ' and - stay)."""
+    return _EDGE_PUNCTUATION.sub("", token.lower())
+
+
+def _default_arch(model_dir: str) -> int:
+    from moonshine_voice import string_to_model_arch
+
+    for arch in ("medium-streaming", "small-streaming", "base-streaming", "tiny-streaming"):
+        if arch in model_dir:
+            return int(string_to_model_arch(arch))
+    return int(string_to_model_arch("base" if "base" in model_dir else "tiny"))
+
+
+class _Slot:
+    """One loaded Moonshine transcriber, the lock serialising calls into it, and its load."""
+
+    def __init__(self, transcriber: Any) -> None:
+        self.transcriber = transcriber
+        self.lock = threading.Lock()
+        self.streams = 0  # streams open on it
+
+
+class MoonshineEngine:
+    """Moonshine speech recognition, loaded once and shared by every stream of a server.
+
+    `model` names a model directory inside moonshine_voice's bundled assets
+    (`tiny-en` ships with the wheel) unless `model_path` points elsewhere.
+    `update_interval` is how many seconds of new audio a stream collects before
+    asking Moonshine for a new transcript. `transcriber_options` go to Moonshine's
+    C API as they are (for example `{"vad_threshold": "0.6"}`).
+
+    Thread safety: streams may be used from different threads at once (each stream by
+    one thread at a time). libmoonshine serialises model inference per transcriber,
+    and the engine holds a lock around every call into a transcriber, so the streams
+    of one transcriber take turns: one transcriber works on one stream at a time.
+
+    `ort_single_thread` (default True) sets MOONSHINE_ORT_SINGLE_THREAD=1 before
+    loading unless the environment already sets it: ONNX Runtime's default thread
+    pool only spins on a model this small (same latency, twice the CPU; see
+    docs/LOCAL_ENGINE.md). `transcribers` > 1 loads that many copies of the model and
+    spreads streams over them (fewest open streams first), which lets a machine's
+    cores work on different streams at once; the default, 1, loads the model once.
+    """
+
+    name: str
+    model: ModelDescription
+
+    def __init__(
+        self,
+        model: str = "tiny-en",
+        *,
+        model_path: str | Path | None = None,
+        model_arch: int | None = None,
+        update_interval: float = 0.5,
+        transcribers: int = 1,
+        ort_single_thread: bool = True,
+        transcriber_options: Mapping[str, str] | None = None,
+    ) -> None:
+        try:
+            import moonshine_voice
+            from moonshine_voice import ModelArch, get_assets_path
+            from moonshine_voice.transcriber import Transcriber
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "the local engine needs moonshine-voice: pip install 'dgstream[local]'"
+            ) from exc
+        if update_interval <= 0:
+            raise ValueError("update_interval must be positive")
+        if transcribers < 1:
+            raise ValueError("transcribers must be at least 1")
+        path = Path(model_path) if model_path is not None else get_assets_path() / model
+        if not path.is_dir():
+            raise FileNotFoundError(f"no Moonshine model directory at {path}")
+        arch = ModelArch(model_arch if model_arch is not None else _default_arch(path.name))
+        # Lines would otherwise carry their audio, which moonshine_voice copies into Python
+        # lists on every update (a third of a stream's time, all of it under the GIL).
+        options = {"return_audio_data": "false", **(transcriber_options or {})}
+        self.word_timings_from_engine = any((path / f).exists() for f in _WORD_TIMING_MODELS)
+        if self.word_timings_from_engine:
+            options.setdefault("word_timestamps", "true")
+        if ort_single_thread:
+            os.environ.setdefault("MOONSHINE_ORT_SINGLE_THREAD", "1")
+
+        self.name = f"moonshine-{path.name}"
+        self.model = ModelDescription(
+            name=self.name,
+            version=str(moonshine_voice.__version__),
+            arch="moonshine",
+            uuid=_model_uuid(self.name),
+        )
+        self.update_interval = float(update_interval)
+        self.model_path = path
+        self.model_arch = arch
+        self._slots_lock = threading.Lock()
+        self._slots = [
+            _Slot(
+                Transcriber(
+                    model_path=str(path),
+                    model_arch=arch,
+                    update_interval=self.update_interval,
+                    options=options,
+                )
+            )
+            for _ in range(transcribers)
+        ]
+
+    @property
+    def transcribers(self) -> int:
+        """How many copies of the model are loaded."""
+        return len(self._slots)
+
+    def open_stream(
+        self, *, sample_rate: int, channel: int = 0, options: LiveOptions | None = None
+    ) -> MoonshineStream:
+        """A new Moonshine stream for one channel of a connection."""
+        with self._slots_lock:
+            slot = min(self._slots, key=lambda s: s.streams)
+            slot.streams += 1
+        try:
+            return MoonshineStream(self, slot, sample_rate=sample_rate, channel=channel)
+        except BaseException:
+            self._release(slot)
+            raise
+
+    def _release(self, slot: _Slot) -> None:
+        with self._slots_lock:
+            slot.streams -= 1
+
+    def close(self) -> None:
+        """Free the model(s). Streams still open must not be used afterwards."""
+        for slot in self._slots:
+            with slot.lock:
+                slot.transcriber.close()
+
+
+class _Resampler:
+    """Streaming resampler to Moonshine's rate: anti-alias FIR (downsampling) + linear interpolation.
+
+    Output sample k sits at input time k / out_rate exactly (positions are computed
+    with integers, so there is no drift on long streams); the FIR's constant delay is
+    compensated, so the output lags the input by its half-length (under 2 ms), which
+    comes out when more audio arrives.
+    """
+
+    def __init__(self, in_rate: int, out_rate: int) -> None:
+        if in_rate <= 0:
+            raise ValueError(f"sample rate must be positive, got {in_rate}")
+        ratio = Fraction(in_rate, out_rate)
+        self.identity = ratio == 1
+        self._num = ratio.numerator  # input samples per `_den` output samples
+        self._den = ratio.denominator
+        self._taps: npt.NDArray[np.float64] | None = None
+        delay = 0
+        if in_rate > out_rate:
+            # Blackman-windowed sinc: passband to ~6 kHz, stopband (-74 dB) from ~8 kHz.
+            cutoff = 0.4375 * out_rate  # 7 kHz at 16 kHz
+            n_taps = int(np.ceil(6.0 * in_rate / (0.125 * out_rate))) | 1
+            t = np.arange(n_taps) - (n_taps - 1) / 2
+            taps = np.sinc(2 * cutoff / in_rate * t) * np.blackman(n_taps)
+            self._taps = taps / taps.sum()
+            delay = (n_taps - 1) // 2
+        self._delay = delay
+        self._history = np.zeros(0 if self._taps is None else len(self._taps) - 1)
+        self._filtered = np.zeros(0)  # filtered samples not yet fully consumed
+        self._filtered_base = 0  # absolute index of _filtered[0]
+        self._filtered_total = 0  # filtered samples produced so far
+        self._out_count = 0  # output samples produced so far
+
+    def process(self, samples: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        if self.identity:
+            return samples
+        x = samples.astype(np.float64)
+        if self._taps is not None:
+            joined = np.concatenate([self._history, x])
+            y = np.convolve(joined, self._taps, mode="valid")
+            self._history = joined[len(joined) - (len(self._taps) - 1) :]
+        else:
+            y = x
+        self._filtered = np.concatenate([self._filtered, y])
+        self._filtered_total += len(y)
+        # Output k sits at filtered index delay + k*num/den; it needs index floor(pos)+1.
+        last = self._filtered_total - 1  # highest filtered index available
+        if last - 1 - self._delay < 0:
+            return np.zeros(0, dtype=np.float32)
+        # Largest k with delay + k*num/den <= last - 1 (so floor+1 <= last).
+        k_end = ((last - 1 - self._delay) * self._den) // self._num + 1
+        ks = np.arange(self._out_count, k_end, dtype=np.int64)
+        whole = self._delay + (ks * self._num) // self._den
+        frac = ((ks * self._num) % self._den) / self._den
+        idx = whole - self._filtered_base
+        out = self._filtered[idx] * (1.0 - frac) + self._filtered[idx + 1] * frac
+        self._out_count = int(k_end)
+        # Keep from the first sample the next output needs.
+        next_whole = self._delay + (self._out_count * self._num) // self._den
+        drop = min(max(0, next_whole - self._filtered_base), len(self._filtered))
+        self._filtered = self._filtered[drop:]
+        self._filtered_base += drop
+        return out.astype(np.float32)
+
+
+@dataclass
+class _Line:
+    """What the stream keeps of one Moonshine line."""
+
+    text: str
+    start: float  # seconds of stream audio
+    end: float
+    words: list[tuple[str, float, float, float]] | None  # engine timings, when given
+
+
+class MoonshineStream:
+    """One channel of one connection: an `EngineStream` over a Moonshine stream."""
+
+    def __init__(
+        self, engine: MoonshineEngine, slot: _Slot, *, sample_rate: int, channel: int = 0
+    ) -> None:
+        self._engine = engine
+        self._slot = slot
+        self.sample_rate = int(sample_rate)
+        self.channel = channel
+        self._resampler = _Resampler(self.sample_rate, MOONSHINE_RATE)
+        self._fed = 0  # input samples fed (the audio clock)
+        self._sent = 0  # 16 kHz samples handed to Moonshine
+        self._since_update = 0  # 16 kHz samples handed over since the last update
+        self._update_every = round(engine.update_interval * MOONSHINE_RATE)
+        self._offset = 0.0  # stream time at which the current Moonshine stream started
+        self._consumed = 0  # lines of the current Moonshine stream already taken
+        self._floor = 0.0  # end of the last word handed out as complete
+        self._pending: list[EngineWord] = []  # words of completed lines, not committed
+        self._open: list[EngineWord] = []  # words of the open line
+        self._endpoint_seen = False  # endpoint() has reported `_pending`
+        self._closed = False
+        with slot.lock:
+            self._stream: Any = slot.transcriber.create_stream(update_interval=float("inf"))
+            self._stream.start()
+
+    # -- EngineStream ------------------------------------------------------------
+    def feed(self, samples: npt.NDArray[np.int16]) -> None:
+        """Append mono samples at the stream's rate; transcribes every `update_interval`."""
+        self._check_open()
+        x = np.asarray(samples).reshape(-1)
+        if x.size == 0:
+            return
+        if x.dtype.kind in "iu":
+            audio = x.astype(np.float32) / np.float32(32768.0)
+        else:
+            audio = x.astype(np.float32)
+        self._fed += len(x)
+        audio = self._resampler.process(audio)
+        if audio.size == 0:
+            return
+        with self._slot.lock:
+            self._stream.add_audio(audio.tolist(), MOONSHINE_RATE)
+        self._sent += len(audio)
+        self._since_update += len(audio)
+        if self._since_update >= self._update_every:
+            self._update(force=False)
+
+    def hypothesis(self) -> list[EngineWord]:
+        """Uncommitted words: completed lines awaiting commit, then the open line."""
+        return [*self._pending, *self._open]
+
+    def endpoint(self) -> bool:
+        """True when Moonshine has completed a line that has not been committed."""
+        if self._pending:
+            self._endpoint_seen = True
+        return bool(self._pending)
+
+    def commit(self) -> list[EngineWord]:
+        """After endpoint(): the completed line(s). Otherwise: flush all audio and return it all."""
+        self._check_open()
+        if self._endpoint_seen and self._pending:
+            words, self._pending = self._pending, []
+            self._endpoint_seen = False
+            return words
+        self._flush()
+        words, self._pending, self._open = self._pending, [], []
+        self._endpoint_seen = False
+        return words
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with self._slot.lock:
+            self._stream.close()
+        self._engine._release(self._slot)
+
+    # -- internals ---------------------------------------------------------------
+    @property
+    def clock(self) -> float:
+        """Seconds of audio fed so far."""
+        return self._fed / self.sample_rate
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("stream is closed")
+
+    def _update(self, *, force: bool) -> None:
+        with self._slot.lock:
+            transcript = self._stream.update_transcription(_FLAG_FORCE_UPDATE if force else 0)
+        self._since_update = 0
+        self._ingest(transcript.lines)
+        if self._consumed >= _ROTATE_AFTER_LINES and not self._open:
+            self._restart()
+
+    def _flush(self) -> None:
+        """Transcribe everything fed so far and close the open line."""
+        with self._slot.lock:
+            if self._since_update:
+                self._stream.update_transcription(_FLAG_FORCE_UPDATE)
+            # stop() ends the detector's segment; the update it runs marks every line complete.
+            transcript = self._stream.stop()
+            if transcript is None:  # moonshine_voice reports stop errors to listeners only
+                transcript = self._stream.update_transcription(0)
+        self._since_update = 0
+        self._ingest(transcript.lines)
+        self._open = []
+        self._restart(stopped=True)
+
+    def _restart(self, *, stopped: bool = False) -> None:
+        """Start the Moonshine stream afresh (its clock restarts at zero: keep an offset)."""
+        with self._slot.lock:
+            if not stopped:
+                self._stream.stop()
+            self._stream.start()
+        self._offset = self._sent / MOONSHINE_RATE
+        self._consumed = 0
+
+    def _ingest(self, lines: Sequence[Any]) -> None:
+        """Take newly completed lines into `_pending` and rebuild the open line."""
+        self._open = []
+        for index in range(self._consumed, len(lines)):
+            line = self._line(lines[index])
+            if lines[index].is_complete:
+                words = self._words(line)
+                if words:
+                    self._pending.extend(words)
+                    self._floor = words[-1].end
+                self._consumed = index + 1
+            else:
+                self._open = self._words(line)
+
+    def _line(self, line: Any) -> _Line:
+        start = self._offset + float(line.start_time)
+        end = start + max(0.0, float(line.duration))
+        timed = None
+        if line.words:
+            timed = [
+                (
+                    str(w.word),
+                    self._offset + float(w.start),
+                    self._offset + float(w.end),
+                    float(w.confidence),
+                )
+                for w in line.words
+            ]
+        return _Line(text=str(line.text or ""), start=start, end=end, words=timed)
+
+    def _words(self, line: _Line) -> list[EngineWord]:
+        """EngineWords of a line, times clamped to [last complete word's end, audio clock]."""
+        tokens = [t for t in line.text.split() if _plain_word(t)]
+        if line.words is not None:
+            timed = [w for w in line.words if _plain_word(w[0])]
+            if len(timed) != len(tokens):  # engine words differ from the text's: use theirs
+                tokens = [w[0] for w in timed]
+            spans = [(w[1], w[2], w[3]) for w in timed]
+        else:
+            spans = self._spread(tokens, line.start, line.end)
+        floor, ceiling = self._floor, self.clock
+        words: list[EngineWord] = []
+        for token, (start, end, confidence) in zip(tokens, spans, strict=True):
+            start = min(max(start, floor), ceiling)
+            end = min(max(end, start), ceiling)
+            floor = start
+            words.append(
+                EngineWord(
+                    word=_plain_word(token),
+                    start=round(start, 3),
+                    end=round(end, 3),
+                    confidence=min(max(confidence, 0.0), 1.0),
+                    punctuated=token,
+                )
+            )
+        return words
+
+    def _spread(
+        self, tokens: Sequence[str], start: float, end: float
+    ) -> list[tuple[float, float, float]]:
+        """Share a line's span among its words in proportion to their length (+1 for the gap)."""
+        start = max(start, self._floor)
+        end = max(end, start)
+        weights = np.array([len(_plain_word(t)) + 1 for t in tokens], dtype=np.float64)
+        if weights.size == 0:
+            return []
+        edges = start + (end - start) * np.concatenate([[0.0], np.cumsum(weights)]) / weights.sum()
+        return [(float(edges[i]), float(edges[i + 1]), 1.0) for i in range(len(tokens))]

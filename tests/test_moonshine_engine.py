@@ -1,0 +1,319 @@
+"""The Moonshine engine adapter, driven directly (no sockets), as the server drives it.
+
+Audio is moonshine_voice's bundled recording two_cities.wav (48 kHz), fed in 100 ms
+chunks with endpoint()/commit() after every chunk and a flushing commit() at the end.
+The engine tests skip when the `local` extra (moonshine-voice) is not installed; the
+resampler tests run without it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import shutil
+import subprocess
+import uuid
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from dgstream.server.engine import EngineWord
+from dgstream.server.moonshine import MOONSHINE_RATE, MoonshineEngine, MoonshineStream, _Resampler
+
+#: The opening paragraph of A Tale of Two Cities: what two_cities.wav reads (44.4 s).
+PARAGRAPH = (
+    "It was the best of times, it was the worst of times, it was the age of wisdom, "
+    "it was the age of foolishness, it was the epoch of belief, it was the epoch of "
+    "incredulity, it was the season of Light, it was the season of Darkness, it was the "
+    "spring of hope, it was the winter of despair, we had everything before us, we had "
+    "nothing before us, we were all going direct to Heaven, we were all going direct the "
+    "other way - in short, the period was so far like the present period, that some of "
+    "its noisiest authorities insisted on its being received, for good or for evil, in "
+    "the superlative degree of comparison only."
+)
+#: The first 13.17 s end in the pause after "incredulity".
+EXCERPT_SECONDS = 13.17
+EXCERPT = PARAGRAPH[: PARAGRAPH.index(", it was the season")]
+MAX_WER = 0.15
+
+
+def normalise(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split())
+
+
+def wer(reference: str, words: list[EngineWord]) -> float:
+    import jiwer
+
+    return float(jiwer.wer(normalise(reference), normalise(" ".join(w.word for w in words))))
+
+
+def read_wav(path: Path) -> tuple[np.ndarray, int]:
+    with wave.open(str(path)) as w:
+        assert w.getsampwidth() == 2 and w.getnchannels() == 1
+        return np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16), w.getframerate()
+
+
+@dataclass
+class Run:
+    """What the server would have seen: interims, finals (at endpoints) and the flush."""
+
+    duration: float
+    events: list[tuple[str, float, list[EngineWord]]] = field(default_factory=list)
+
+    @property
+    def committed(self) -> list[EngineWord]:
+        return [w for kind, _, words in self.events if kind != "interim" for w in words]
+
+
+class Player:
+    """Feeds one stream chunk by chunk; `step()` plays one chunk, so streams can interleave."""
+
+    def __init__(self, stream: MoonshineStream, audio: np.ndarray, rate: int) -> None:
+        self.stream, self.audio, self.rate = stream, audio, rate
+        self.chunk = round(rate * 0.1)
+        self.at = 0
+        self.run = Run(duration=len(audio) / rate)
+
+    @property
+    def done(self) -> bool:
+        return self.at >= len(self.audio)
+
+    def step(self) -> None:
+        self.stream.feed(self.audio[self.at : self.at + self.chunk])
+        self.at += self.chunk
+        clock = min(self.at, len(self.audio)) / self.rate
+        hypothesis = self.stream.hypothesis()
+        if hypothesis:
+            self.run.events.append(("interim", clock, hypothesis))
+        if self.stream.endpoint():
+            self.run.events.append(("final", clock, self.stream.commit()))
+
+    def finish(self) -> Run:
+        while not self.done:
+            self.step()
+        self.run.events.append(("flush", self.run.duration, self.stream.commit()))
+        self.stream.close()
+        return self.run
+
+
+@pytest.fixture(scope="module")
+def engine() -> Any:
+    pytest.importorskip("moonshine_voice")
+    pytest.importorskip("jiwer")
+    eng = MoonshineEngine()
+    yield eng
+    eng.close()
+
+
+@pytest.fixture(scope="module")
+def recording_path(engine: MoonshineEngine) -> Path:
+    from moonshine_voice import get_assets_path
+
+    return Path(get_assets_path()) / "two_cities.wav"
+
+
+@pytest.fixture(scope="module")
+def recording(recording_path: Path) -> tuple[np.ndarray, int]:
+    return read_wav(recording_path)
+
+
+@pytest.fixture(scope="module")
+def full_run(engine: MoonshineEngine, recording: tuple[np.ndarray, int]) -> Run:
+    audio, rate = recording
+    return Player(engine.open_stream(sample_rate=rate, channel=0), audio, rate).finish()
+
+
+# -- the whole recording ----------------------------------------------------------
+def test_committed_text_matches_the_paragraph(full_run: Run) -> None:
+    assert wer(PARAGRAPH, full_run.committed) <= MAX_WER
+    assert [w.word for w in full_run.committed[-2:]] == ["comparison", "only"]
+
+
+def test_engine_endpoints_split_the_paragraph_into_finals(full_run: Run) -> None:
+    finals = [words for kind, _, words in full_run.events if kind == "final"]
+    assert len(finals) >= 8  # one per phrase of the reading, roughly
+    assert all(finals)  # no empty finals
+
+
+def test_interim_hypotheses_come_before_each_commit(full_run: Run) -> None:
+    since_final = 0
+    for kind, *_ in full_run.events:
+        if kind == "interim":
+            since_final += 1
+        elif kind == "final":
+            assert since_final > 0, "a final with no interim result before it"
+            since_final = 0
+    first_interim = next(t for kind, t, _ in full_run.events if kind == "interim")
+    first_final = next(t for kind, t, _ in full_run.events if kind == "final")
+    assert first_interim < first_final
+
+
+def test_word_times_are_monotonic_and_within_the_audio(full_run: Run) -> None:
+    words = full_run.committed
+    assert words[0].start >= 0.0 and words[-1].end <= full_run.duration
+    for w in words:
+        assert w.start <= w.end
+    starts = [w.start for w in words]
+    ends = [w.end for w in words]
+    assert starts == sorted(starts) and ends == sorted(ends)
+    for w, nxt in itertools.pairwise(words):
+        assert w.end <= nxt.start + 1e-9
+    # interim words stay within the audio fed when they were reported
+    for _, clock, hypothesis in full_run.events:
+        assert all(0.0 <= w.start <= w.end <= clock + 1e-9 for w in hypothesis)
+
+
+def test_words_are_plain_and_punctuated_forms_are_kept(full_run: Run) -> None:
+    words = full_run.committed
+    assert all(re.fullmatch(r"[a-z0-9]+(?:['-][a-z0-9]+)*", w.word) for w in words)
+    assert all(w.punctuated and normalise(w.punctuated) == normalise(w.word) for w in words)
+    assert any(w.punctuated != w.word for w in words)  # capitals and commas survive
+    assert all(0.0 <= w.confidence <= 1.0 for w in words)
+
+
+# -- flushing -----------------------------------------------------------------------
+def test_commit_without_endpoint_flushes_the_open_line(
+    engine: MoonshineEngine, recording: tuple[np.ndarray, int]
+) -> None:
+    audio, rate = recording
+    # Stop in the middle of "it was the epoch of incredulity" (10.6 s .. 13.1 s).
+    player = Player(
+        engine.open_stream(sample_rate=rate, channel=0), audio[: int(12.45 * rate)], rate
+    )
+    while not player.done:
+        player.step()
+    stream = player.stream
+    open_words = [w.word for w in stream.hypothesis()]
+    assert "epoch" in open_words and not stream.endpoint()
+    flushed = stream.commit()
+    assert "epoch" in [w.word for w in flushed]
+    assert all(w.end <= 12.45 + 1e-9 for w in flushed)
+    assert stream.hypothesis() == [] and stream.commit() == []
+    # The stream goes on after a flush, on the same audio clock.
+    mark = len(player.run.events)
+    player.audio = audio[: int(17.2 * rate)]
+    run = player.finish()
+    after = [w for kind, _, words in run.events[mark:] if kind != "interim" for w in words]
+    assert "season" in [w.word for w in after]
+    assert all(w.start >= flushed[-1].end for w in after)
+
+
+# -- streams sharing the engine -------------------------------------------------------
+def test_two_streams_interleaved_on_one_engine(
+    engine: MoonshineEngine, recording: tuple[np.ndarray, int]
+) -> None:
+    audio, rate = recording
+    excerpt = audio[: int(EXCERPT_SECONDS * rate)]
+    a = Player(engine.open_stream(sample_rate=rate, channel=0), excerpt, rate)
+    b = Player(engine.open_stream(sample_rate=rate, channel=1), excerpt, rate)
+    for _ in range(3):  # b runs 0.3 s behind a, so their transcript updates alternate
+        a.step()
+    assert engine.transcribers == 1
+    while not (a.done and b.done):
+        if not a.done:
+            a.step()
+        if not b.done:
+            b.step()
+    for run in (a.finish(), b.finish()):
+        assert wer(EXCERPT, run.committed) <= MAX_WER
+
+
+@pytest.mark.parametrize("rate", [8000, 44100])
+def test_other_sample_rates_are_resampled(
+    engine: MoonshineEngine, recording_path: Path, tmp_path: Path, rate: int
+) -> None:
+    resampled = tmp_path / f"two_cities_{rate}.wav"
+    if shutil.which("sox"):
+        subprocess.run(
+            [
+                "sox",
+                str(recording_path),
+                "-r",
+                str(rate),
+                str(resampled),
+                "trim",
+                "0",
+                str(EXCERPT_SECONDS),
+            ],
+            check=True,
+        )
+        audio, got_rate = read_wav(resampled)
+        assert got_rate == rate
+    else:  # plain numpy interpolation is good enough to produce test input
+        source, source_rate = read_wav(recording_path)
+        source = source[: int(EXCERPT_SECONDS * source_rate)]
+        t = np.arange(int(len(source) * rate / source_rate)) * source_rate / rate
+        audio = np.interp(t, np.arange(len(source)), source).astype(np.int16)
+    run = Player(engine.open_stream(sample_rate=rate, channel=0), audio, rate).finish()
+    assert wer(EXCERPT, run.committed) <= MAX_WER
+    assert all(0.0 <= w.start <= w.end <= run.duration for w in run.committed)
+
+
+# -- the engine object ---------------------------------------------------------------
+def test_model_description(engine: MoonshineEngine) -> None:
+    assert engine.name == engine.model.name == "moonshine-tiny-en"
+    assert engine.model.version == "0.1.0"
+    assert engine.model.arch == "moonshine"
+    assert engine.model.uuid == str(uuid.uuid5(uuid.NAMESPACE_URL, "dgstream:moonshine-tiny-en"))
+
+
+def test_streams_share_one_loaded_model(engine: MoonshineEngine) -> None:
+    streams = [engine.open_stream(sample_rate=16000, channel=c) for c in range(3)]
+    assert engine.transcribers == 1
+    slots = {id(s._slot) for s in streams}
+    assert len(slots) == 1
+    for s in streams:
+        s.feed(np.zeros(0, dtype=np.int16))  # an empty chunk is nothing
+        s.feed(np.zeros(1600, dtype=np.int16))
+        assert s.hypothesis() == [] and not s.endpoint() and s.commit() == []
+        s.close()
+        s.close()  # closing twice is harmless
+    assert streams[0]._slot.streams == 0
+    with pytest.raises(RuntimeError):
+        streams[0].feed(np.zeros(160, dtype=np.int16))
+
+
+def test_several_transcribers_share_out_streams() -> None:
+    pytest.importorskip("moonshine_voice")
+    eng = MoonshineEngine(transcribers=2)
+    try:
+        streams = [eng.open_stream(sample_rate=16000, channel=0) for _ in range(4)]
+        assert [s._slot for s in streams].count(eng._slots[0]) == 2
+        for s in streams:
+            s.close()
+        assert all(slot.streams == 0 for slot in eng._slots)
+    finally:
+        eng.close()
+
+
+# -- the resampler (no moonshine needed) -------------------------------------------
+@pytest.mark.parametrize("rate", [8000, 11025, 22050, 44100, 48000])
+def test_resampler_is_continuous_across_odd_chunks(rate: int) -> None:
+    seconds = 2
+    t = np.arange(rate * seconds) / rate
+    tone = 0.5 * np.sin(2 * np.pi * 440 * t)
+    if rate > 2 * 11000:  # above Moonshine's band: must be filtered out, not aliased in
+        tone = tone + 0.3 * np.sin(2 * np.pi * 11000 * t)
+    resampler = _Resampler(rate, MOONSHINE_RATE)
+    rng = np.random.default_rng(7)
+    out, at = [], 0
+    while at < len(tone):
+        size = int(rng.integers(1, 2500))
+        out.append(resampler.process(tone[at : at + size].astype(np.float32)))
+        at += size
+    y = np.concatenate(out)
+    expected = seconds * MOONSHINE_RATE
+    assert expected - 30 <= len(y) <= expected
+    k = np.arange(len(y))
+    ideal = 0.5 * np.sin(2 * np.pi * 440 * k / MOONSHINE_RATE)
+    tolerance = 0.02 if rate < MOONSHINE_RATE else 0.005  # linear interpolation when upsampling
+    assert np.abs(y[100:] - ideal[100:]).max() < tolerance
+
+
+def test_resampler_passes_16k_through() -> None:
+    x = np.arange(100, dtype=np.float32)
+    assert _Resampler(16000, MOONSHINE_RATE).process(x) is x
