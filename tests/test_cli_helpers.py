@@ -248,15 +248,21 @@ class PtyProcess:
         self.raw += got
         return got
 
-    def read_until(self, pattern: str, timeout: float = 20) -> bool:
+    def read_until(self, pattern: str, timeout: float = 20, *, raw: bool = False) -> bool:
+        """Read until `pattern` is on the emulated screen (or in the raw output)."""
+
+        def found() -> bool:
+            text = self.raw if raw else "\n".join(self.screen())
+            return bool(re.search(pattern, text, re.M))
+
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if re.search(pattern, self.raw):
+            if found():
                 return True
             self.read(0.1)
             if self.proc.poll() is not None:
                 self.read(0.2)
-                return bool(re.search(pattern, self.raw))
+                return found()
         return False
 
     def wait(self, timeout: float = 30) -> int:
