@@ -89,6 +89,11 @@ class PulseMic:
             self._speech[text] = out
         return self._speech[text]
 
+    def alive(self) -> bool:
+        """Whether the daemon is still running (something else may have killed it)."""
+        pid = _daemon_pid(self)
+        return pid is not None and _alive(pid)
+
     def pactl(self, *args: str) -> str:
         """Run pactl against this daemon and return its output."""
         done = subprocess.run(

@@ -15,7 +15,7 @@ import asyncio
 import math
 import stat
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -171,6 +171,38 @@ def _probe(path: Path, sf: Any) -> _Probe:
     return _Probe(path, rate, channels, frames, note=note)
 
 
+def _block_reader(sf: Any, handle: Any, frames: int) -> Callable[[], bytes]:
+    """A function reading the next `frames` frames as linear16 bytes; b"" at the end.
+
+    SoundFile.read() seeks to its own idea of the position after every read, and an
+    MP3 seek restarts mpg123 mid-stream, garbling the audio from the second block on
+    (libsndfile 1.2). So read through libsndfile's sf_readf_short directly, without
+    seeking, and stop when it returns nothing (an MP3's frame count is an estimate).
+    """
+    snd, ffi = getattr(sf, "_snd", None), getattr(sf, "_ffi", None)
+    channels = int(handle.channels)
+    if snd is None or ffi is None or not hasattr(snd, "sf_readf_short"):
+
+        def public_read() -> bytes:  # a soundfile without those internals: the public API
+            block: Any = handle.read(frames, dtype="int16")
+            return bytes(block.astype("<i2", copy=False).tobytes())
+
+        return public_read
+    import numpy as np  # comes with soundfile; imported here to keep `dgstream --help` fast
+
+    buffer = ffi.new("short[]", frames * channels)
+
+    def read() -> bytes:
+        got = int(snd.sf_readf_short(handle._file, buffer, frames))
+        error = int(snd.sf_error(handle._file))
+        if error:
+            raise RuntimeError(ffi.string(snd.sf_error_number(error)).decode("utf-8", "replace"))
+        samples = np.frombuffer(ffi.buffer(buffer, got * channels * 2), dtype=np.int16)
+        return bytes(samples.astype("<i2", copy=False).tobytes())
+
+    return read
+
+
 def _reason(exc: BaseException) -> str:
     text = str(exc).rsplit(": ", 1)[-1].strip().rstrip(".")
     return text or type(exc).__name__
@@ -278,18 +310,18 @@ class FileSource:
             # Blocks are read on the loop thread: ~100 ms of audio decodes in well under a
             # millisecond, and one thread per SoundFile avoids closing it mid-read on cancel.
             with handle:
+                read = _block_reader(self._sf, handle, block)
                 while not self._stopped.is_set():
                     try:
-                        samples = handle.read(block, dtype="int16")
+                        data = read()
                     except (RuntimeError, OSError) as exc:
                         raise AudioError(
                             f"{probe.path}: decoding failed at {(sent / rate):.1f} s: "
                             f"{_reason(exc)}."
                         ) from exc
-                    frames = len(samples)
+                    frames = len(data) // (2 * (self.format.channels or 1))
                     if not frames:
                         break
-                    data = samples.astype("<i2", copy=False).tobytes()
                     if self.speed:
                         if start is None:
                             start = loop.time()

@@ -9,6 +9,7 @@ thread and only hands bytes to the event loop (STYLE §5).
 from __future__ import annotations
 
 import asyncio
+import enum
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -23,6 +24,17 @@ __all__ = ["DeviceInfo", "MicSource", "list_input_devices"]
 MIN_BLOCK_MS = 20
 MAX_BLOCK_MS = 100
 _WATCHDOG_S = 2.0  # how often a silent stream is checked for having died
+_STOP_TIMEOUT_S = 5.0  # PortAudio's stop waits for the device; give up after this
+
+
+class _Signal(enum.Enum):
+    """Markers queued among the audio blocks."""
+
+    STOP = "stop"  # stop() was called
+    FINISHED = "finished"  # PortAudio ended the stream
+
+
+_Queue = asyncio.Queue[bytes | _Signal]
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,12 +204,12 @@ class MicSource:
         #: Audio callbacks received (cheap liveness counter for status displays and tests).
         self.blocks = 0
         self._stopped = threading.Event()
-        self._stream: Any = None
+        self._wakeup: tuple[asyncio.AbstractEventLoop, _Queue] | None = None
 
     @property
     def running(self) -> bool:
         """True while the PortAudio stream is open (between the start of chunks() and its end)."""
-        return self._stream is not None
+        return self._wakeup is not None
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """Captured blocks until `stop()`; then what was already captured, then the end."""
@@ -205,9 +217,9 @@ class MicSource:
             return
         sd = self._sd
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        queue: _Queue = asyncio.Queue()
 
-        def hand_off(item: bytes | None) -> None:
+        def hand_off(item: bytes | _Signal) -> None:
             try:
                 loop.call_soon_threadsafe(queue.put_nowait, item)
             except RuntimeError:  # the loop has closed: nobody is listening any more
@@ -228,8 +240,8 @@ class MicSource:
                 channels=self.format.channels,
                 dtype="int16",
                 callback=callback,
-                # Called after the last callback, on stop() or when the device goes away.
-                finished_callback=lambda: hand_off(None),
+                # Called after the last callback: on stop, or when the device goes away.
+                finished_callback=lambda: hand_off(_Signal.FINISHED),
             )
             stream.start()
         except sd.PortAudioError as exc:
@@ -237,42 +249,83 @@ class MicSource:
                 f"cannot open {self.device.name}: {exc}.\n"
                 "Check that no other program holds it, or pick another with --device."
             ) from exc
-        self._stream = stream
+        self._wakeup = (loop, queue)
+        if self._stopped.is_set():  # stop() came while the stream was opening
+            queue.put_nowait(_Signal.STOP)
+        hung = False
         try:
-            if self._stopped.is_set():  # stop() raced with opening
-                stream.stop()
             while True:
                 try:
-                    data = await asyncio.wait_for(queue.get(), _WATCHDOG_S)
+                    item = await asyncio.wait_for(queue.get(), _WATCHDOG_S)
                 except asyncio.TimeoutError:
                     # Silence from PortAudio is normal (an idle sound server sends nothing);
-                    # a stream that went inactive without its finished callback is not.
+                    # a stream that went inactive is not.
                     if stream.active:
                         continue
-                    if self._stopped.is_set():
-                        break
+                    item = _Signal.FINISHED
+                if item is _Signal.STOP:
+                    hung = not await _halt(stream)
+                    while not queue.empty():  # blocks handed off before the stream stopped
+                        item = queue.get_nowait()
+                        if isinstance(item, bytes):
+                            self.level = linear16_level(item)
+                            yield item
+                    return
+                if item is _Signal.FINISHED:
                     raise AudioError(
                         f"{self.device.name} stopped delivering audio (unplugged?).\n"
                         "Check the device, or pick another with --device."
-                    ) from None
-                if data is None:
-                    break
-                self.level = linear16_level(data)
-                yield data
+                    )
+                assert isinstance(item, bytes)
+                self.level = linear16_level(item)
+                yield item
         finally:
-            self._stream = None
-            stream.close(ignore_errors=True)
+            self._wakeup = None
+            if not hung:  # closing a stream whose stop never returned could hang too
+                stream.close(ignore_errors=True)
 
     def stop(self) -> None:
         """Stop capturing; the iterator ends once the blocks already captured are drained.
 
-        Safe from any thread. PortAudio's stop waits for the callback in flight, and the
-        end marker is queued behind every block it handed off.
+        Safe from any thread, and cheap: it only queues a stop marker behind the blocks
+        already handed off. The iterator then stops the stream on a helper thread (a
+        PortAudio stop can take a second when the device is idle) and drains the rest.
         """
         self._stopped.set()
-        stream = self._stream
-        if stream is not None:
+        wakeup = self._wakeup
+        if wakeup is not None:
+            loop, queue = wakeup
             try:
-                stream.stop()
-            except self._sd.PortAudioError:
-                stream.abort(ignore_errors=True)
+                loop.call_soon_threadsafe(queue.put_nowait, _Signal.STOP)
+            except RuntimeError:
+                pass
+
+
+async def _halt(stream: Any) -> bool:
+    """Stop a PortAudio stream off the event loop; False if it did not stop in time.
+
+    The stop runs on a daemon thread, not the default executor, so a stop that never
+    returns (a wedged driver) cannot hold up interpreter exit.
+    """
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def finish() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    def run() -> None:
+        try:
+            stream.stop(ignore_errors=True)
+        finally:
+            try:
+                loop.call_soon_threadsafe(finish)
+            except RuntimeError:
+                pass
+
+    threading.Thread(target=run, name="dgstream-mic-stop", daemon=True).start()
+    try:
+        await asyncio.wait_for(asyncio.shield(done), _STOP_TIMEOUT_S)
+    except asyncio.TimeoutError:
+        return False
+    return True

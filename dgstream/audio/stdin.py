@@ -12,9 +12,10 @@ bounded queue stops it from reading a large file into memory faster than it is s
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import BinaryIO
 
 from ..errors import AudioError
@@ -78,9 +79,48 @@ class StdinSource:
         self._slots = threading.Semaphore(_QUEUE_CHUNKS)
         self._wakeup: tuple[asyncio.AbstractEventLoop, _Queue] | None = None
 
+    def _reader(self) -> Callable[[int], bytes]:
+        """A blocking read of up to n bytes that returns what is there now.
+
+        Reads the file descriptor itself when there is one: a thread blocked in the
+        buffered object's read holds its lock, and closing it (or interpreter exit)
+        would then deadlock. Bytes already in the object's buffer are not lost: a file
+        is read on from its logical position, a pipe's buffer is drained first.
+        """
+        stream = self._stream
+        try:
+            fd = stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            fd = -1
+        if fd < 0:
+            return getattr(stream, "read1", stream.read)
+        pending = b""
+        peek = getattr(stream, "peek", None)
+        seekable = getattr(stream, "seekable", None)
+        if seekable is not None and seekable():
+            os.lseek(fd, stream.tell(), os.SEEK_SET)  # a file: its logical position
+        elif peek is not None:
+            blocking = os.get_blocking(fd)
+            try:
+                os.set_blocking(fd, False)  # peek must not wait for new data
+                pending = stream.read(len(peek()))
+            except (OSError, ValueError, TypeError):
+                pending = b""
+            finally:
+                os.set_blocking(fd, blocking)
+
+        def read(n: int) -> bytes:
+            nonlocal pending
+            if pending:
+                data, pending = pending[:n], pending[n:]
+                return data
+            return os.read(fd, n)
+
+        return read
+
     def _read_loop(self, loop: asyncio.AbstractEventLoop, queue: _Queue) -> None:
         """The reader thread: blocking reads, whole frames handed to the loop in order."""
-        read = getattr(self._stream, "read1", self._stream.read)  # read1: what is there now
+        read = self._reader()
         carry = b""
         end: AudioError | None = None
         try:
