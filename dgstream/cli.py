@@ -174,7 +174,7 @@ _SHARED: list[tuple[str, Any]] = [
     ("endpointing", Annotated[Str, _opt("--endpointing", panel=TIMING, metavar="MS|false",
         help="Silence in ms that ends an utterance, or false to disable.")]),
     ("utterance_end_ms", Annotated[Int, _opt("--utterance-end-ms", panel=TIMING, metavar="MS",
-        help="Send UtteranceEnd after this gap between words (needs interim results).")]),
+        help="Send UtteranceEnd after this gap between words (turns on interim results).")]),
     ("vad_events", Annotated[Bool, _switch("vad-events", TIMING, "SpeechStarted events.")]),
     ("no_delay", Annotated[Bool, _switch("no-delay", TIMING,
         "Do not wait for formatting before sending results (--delay: no_delay=false).",

@@ -250,6 +250,8 @@ def prepare(request: StreamRequest) -> Session:
     if profile is not None:
         values.update(profile.options)
     values.update({k: v for k, v in request.flags.items() if v is not None and v != []})
+    if values.get("utterance_end_ms") is not None and values.get("interim_results") is None:
+        values["interim_results"] = True  # PROTOCOL §4: UtteranceEnd needs interim results
     kind = request.source.kind
     if kind == "stdin" and not values.get("encoding"):
         for name in ("sample_rate", "channels"):
@@ -399,7 +401,9 @@ class Session:
             try:
                 self._output_file = req.output.open("w", encoding="utf-8")
             except OSError as exc:
-                raise DgstreamError(f"cannot write {req.output}: {exc.strerror or exc}") from None
+                raise OptionsError(
+                    "output", f"cannot write {req.output}: {exc.strerror or exc}"
+                ) from None
             self.renderers.append(
                 make_writer(
                     self.output_format,

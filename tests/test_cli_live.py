@@ -67,14 +67,14 @@ def test_live_view_commits_finals_and_shows_interim_and_status(
 
 
 def test_live_view_refreshes_at_most_ten_times_a_second(server: Any, audio_dir: Path) -> None:
-    wav = write_wav(audio_dir / "refresh.wav", bursts(2))
+    wav = write_wav(audio_dir / "refresh.wav", bursts(1, on=1.0, off=1.2))
     proc = PtyProcess(["file", "--url", server.url, wav])
     try:
         assert proc.wait(30) == 0
     finally:
         proc.close()
     stamps = [t for t, chunk in proc.chunks for _ in range(chunk.count("● "))]
-    assert len(stamps) >= 10  # it did refresh while streaming (3.6 s)
+    assert len(stamps) >= 8  # it did refresh while streaming (2.2 s)
     duration = stamps[-1] - stamps[0]
     # Redraws: the timer's (≤ 8/s) plus one per committed final.
     assert len(stamps) <= 10 * duration + 2 + 2

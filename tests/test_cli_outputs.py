@@ -62,7 +62,7 @@ def parse_captions(text: str, kind: str) -> list[tuple[int, float, float, list[s
 
 def test_text_is_one_line_per_final_flushed_as_it_arrives(server: Any, two_bursts: Path) -> None:
     proc = subprocess.Popen(
-        dgstream_cmd("file", "--url", server.url, two_bursts),
+        dgstream_cmd("file", "--speed", "2", "--url", server.url, two_bursts),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=clean_env(),
