@@ -75,7 +75,8 @@ def _envelope(samples: np.ndarray, rate: int, window_s: float = 0.1) -> np.ndarr
     x = samples.astype(np.float64) / 32768.0
     n = int(rate * window_s)
     usable = len(x) // n * n
-    return np.sqrt(np.mean(x[:usable].reshape(-1, n) ** 2, axis=1))
+    rms: np.ndarray = np.sqrt(np.mean(x[:usable].reshape(-1, n) ** 2, axis=1))
+    return rms
 
 
 def _readline(proc: subprocess.Popen[str], timeout: float) -> str:
@@ -207,6 +208,7 @@ def test_mic_ambiguous_device_lists_the_matches(pulse_mic: PulseMic, tmp_path: P
     message = str(_capture(pulse_mic, "U", None, tmp_path / "x.raw")["error"])
     assert "matches several input devices" in message
     assert "pulse" in message and "default" in message and "vmic" not in message
+    assert "dgstream devices" in message
 
 
 def test_mic_stop_before_any_audio_ends_the_stream(pulse_mic: PulseMic, tmp_path: Path) -> None:  # noqa: F811
@@ -599,7 +601,7 @@ def test_stdin_terminal_is_refused() -> None:
             os.fdopen(slave, "rb", buffering=0, closefd=False) as tty,
             pytest.raises(AudioError) as err,
         ):
-            StdinSource(AudioFormat("linear16", 16000, 1), stream=tty)  # type: ignore[arg-type]
+            StdinSource(AudioFormat("linear16", 16000, 1), stream=tty)
     finally:
         os.close(master)
         os.close(slave)

@@ -148,7 +148,7 @@ def resolve_device(device: str | int | None, devices: list[DeviceInfo]) -> Devic
         )
     raise AudioError(
         f"{device!r} matches several input devices: {_listing(matches)}\n"
-        "Give more of the name, or the index."
+        "Give more of the name, or the index (`dgstream devices` lists them)."
     )
 
 
