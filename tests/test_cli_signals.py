@@ -85,7 +85,7 @@ def test_second_ctrl_c_exits_at_once(audio_dir: Path) -> None:
         assert proc.poll() is None  # waiting for the server's last results
         sent = time.monotonic()
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
+        _, err = proc.communicate(timeout=10)
         assert time.monotonic() - sent < 2
     assert proc.returncode == ExitStatus.INTERRUPTED
     assert b"interrupted again" in err and b"Traceback" not in err
