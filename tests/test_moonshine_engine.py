@@ -202,6 +202,26 @@ def test_commit_without_endpoint_flushes_the_open_line(
     assert all(w.start >= flushed[-1].end for w in after)
 
 
+def test_long_streams_restart_moonshine_between_lines(
+    engine: MoonshineEngine, recording: tuple[np.ndarray, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dgstream.server.moonshine as module
+
+    monkeypatch.setattr(module, "_ROTATE_AFTER_LINES", 2)
+    audio, rate = recording
+    excerpt = audio[: int(EXCERPT_SECONDS * rate)]
+    player = Player(engine.open_stream(sample_rate=rate, channel=0), excerpt, rate)
+    restarts = []
+    while not player.done:
+        player.step()
+        restarts.append(player.stream._offset)
+    run = player.finish()
+    assert len(set(restarts)) >= 2  # it did restart, with the clock carried on
+    assert wer(EXCERPT, run.committed) <= MAX_WER
+    starts = [w.start for w in run.committed]
+    assert starts == sorted(starts) and run.committed[-1].end <= run.duration
+
+
 # -- streams sharing the engine -------------------------------------------------------
 def test_two_streams_interleaved_on_one_engine(
     engine: MoonshineEngine, recording: tuple[np.ndarray, int]

@@ -299,6 +299,7 @@ class MoonshineStream:
         self._floor = 0.0  # end of the last word handed out as complete
         self._pending: list[EngineWord] = []  # words of completed lines, not committed
         self._open: list[EngineWord] = []  # words of the open line
+        self._line_open = False  # Moonshine has a line in progress (maybe with no words yet)
         self._endpoint_seen = False  # endpoint() has reported `_pending`
         self._closed = False
         with slot.lock:
@@ -372,7 +373,7 @@ class MoonshineStream:
             transcript = self._stream.update_transcription(_FLAG_FORCE_UPDATE if force else 0)
         self._since_update = 0
         self._ingest(transcript.lines)
-        if self._consumed >= _ROTATE_AFTER_LINES and not self._open:
+        if self._consumed >= _ROTATE_AFTER_LINES and not self._line_open:
             self._restart()
 
     def _flush(self) -> None:
@@ -401,6 +402,7 @@ class MoonshineStream:
     def _ingest(self, lines: Sequence[Any]) -> None:
         """Take newly completed lines into `_pending` and rebuild the open line."""
         self._open = []
+        self._line_open = False
         for index in range(self._consumed, len(lines)):
             line = self._line(lines[index])
             if lines[index].is_complete:
@@ -411,6 +413,7 @@ class MoonshineStream:
                 self._consumed = index + 1
             else:
                 self._open = self._words(line)
+                self._line_open = True
 
     def _line(self, line: Any) -> _Line:
         start = self._offset + float(line.start_time)
