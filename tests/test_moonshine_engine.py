@@ -167,6 +167,48 @@ def test_word_times_are_monotonic_and_within_the_audio(full_run: Run) -> None:
         assert all(0.0 <= w.start <= w.end <= clock + 1e-9 for w in hypothesis)
 
 
+#: Where the reader starts and stops speaking between phrases of two_cities.wav, from its
+#: level in 10 ms frames (15 dB above the quietest fifth; pauses of 150 ms and more).
+SPEECH_ONSETS = [
+    1.21,
+    5.04,
+    6.69,
+    8.82,
+    10.77,
+    13.49,
+    15.15,
+    17.57,
+    21.26,
+    24.66,
+    26.59,
+    29.12,
+    32.8,
+]
+SPEECH_ENDS = [
+    4.21,
+    6.14,
+    7.97,
+    10.08,
+    12.69,
+    14.61,
+    16.57,
+    20.39,
+    23.96,
+    25.95,
+    28.2,
+    32.21,
+    41.58,
+]
+
+
+def test_word_times_follow_the_speech_not_the_padded_line(full_run: Run) -> None:
+    # Moonshine's lines start ~0.25 s before the speech and end ~0.5 s after it.
+    for kind, _, words in full_run.events:
+        if kind == "final":
+            assert min(abs(words[0].start - t) for t in SPEECH_ONSETS) <= 0.15, words[0]
+            assert min(abs(words[-1].end - t) for t in SPEECH_ENDS) <= 0.35, words[-1]
+
+
 def test_words_are_plain_and_punctuated_forms_are_kept(full_run: Run) -> None:
     words = full_run.committed
     assert all(re.fullmatch(r"[a-z0-9]+(?:['-][a-z0-9]+)*", w.word) for w in words)

@@ -17,10 +17,12 @@ How Moonshine maps onto the Engine interface (docs/LOCAL_ENGINE.md has the detai
 * Moonshine is only asked for a new transcript every `update_interval` seconds of
   audio (0.5 s by default): each update re-transcribes the whole open line, so this
   is the knob between CPU cost and interim/endpoint latency.
-* Word times: the bundled `tiny-en` model gives none, so each line's words are spread
-  over the line's span (start..end from the detector) in proportion to their length.
-  Models that do give word timings (a model directory with an alignment model) have
-  theirs used as they are.
+* Word times: the bundled `tiny-en` model gives none, so each line's words share
+  the speech inside the line's span in proportion to their length. The span comes
+  from Moonshine's detector, which pads it (about 0.25 s before, 0.5 s after the
+  speech); the adapter finds the speech in it from the level of the audio it sent
+  (10 ms frames) and leaves pauses of 150 ms or more between words. Models that do
+  time words (a model directory with an alignment model) have theirs used as given.
 * Audio at any rate is resampled to Moonshine's 16 kHz in the adapter (`_Resampler`).
 """
 
@@ -56,6 +58,16 @@ _FLAG_FORCE_UPDATE = 1
 #: After this many lines, a stream with no open line is restarted so the transcript
 #: Moonshine keeps (and re-sends on every update) stays short on long connections.
 _ROTATE_AFTER_LINES = 32
+
+#: Word timing without engine timings: the level of the audio sent, per 10 ms frame,
+#: finds the speech inside a line's span (which Moonshine's detector pads by about a
+#: quarter second before and half a second after) and the pauses within it.
+_FRAME = MOONSHINE_RATE // 100
+_FRAME_SECONDS = _FRAME / MOONSHINE_RATE
+_SPEECH_ABOVE_FLOOR_DB = 10.0  # a frame is speech this far above the span's quietest tenth
+_SPEECH_BELOW_PEAK_DB = 25.0  # ... or this close to its loudest frame, whichever is lower
+_PAUSE_FRAMES = 15  # quieter stretches shorter than this (150 ms) count as speech
+_KEEP_LEVELS_SECONDS = 30.0  # levels kept beyond the last committed word (> longest line)
 
 #: Files whose presence in a model directory means Moonshine can time words itself.
 _WORD_TIMING_MODELS = ("decoder_with_attention.ort", "alignment_model.ort")
@@ -145,7 +157,12 @@ class MoonshineEngine:
         arch = ModelArch(model_arch if model_arch is not None else _default_arch(path.name))
         # Lines would otherwise carry their audio, which moonshine_voice copies into Python
         # lists on every update (a third of a stream's time, all of it under the GIL).
-        options = {"return_audio_data": "false", **(transcriber_options or {})}
+        options = {
+            "return_audio_data": "false",
+            # Moonshine skips updates until this much new audio is in; the stream decides.
+            "transcription_interval": str(update_interval),
+            **(transcriber_options or {}),
+        }
         self.word_timings_from_engine = any((path / f).exists() for f in _WORD_TIMING_MODELS)
         if self.word_timings_from_engine:
             options.setdefault("word_timestamps", "true")
@@ -301,6 +318,9 @@ class MoonshineStream:
         self._open: list[EngineWord] = []  # words of the open line
         self._line_open = False  # Moonshine has a line in progress (maybe with no words yet)
         self._endpoint_seen = False  # endpoint() has reported `_pending`
+        self._levels = np.zeros(0)  # dB per 10 ms frame of audio sent, from frame _levels_base
+        self._levels_base = 0
+        self._level_rest = np.zeros(0, dtype=np.float32)  # samples short of a whole frame
         self._closed = False
         with slot.lock:
             self._stream: Any = slot.transcriber.create_stream(update_interval=float("inf"))
@@ -325,6 +345,7 @@ class MoonshineStream:
             self._stream.add_audio(audio.tolist(), MOONSHINE_RATE)
         self._sent += len(audio)
         self._since_update += len(audio)
+        self._record_levels(audio)
         if self._since_update >= self._update_every:
             self._update(force=False)
 
@@ -432,7 +453,10 @@ class MoonshineStream:
         return _Line(text=str(line.text or ""), start=start, end=end, words=timed)
 
     def _words(self, line: _Line) -> list[EngineWord]:
-        """EngineWords of a line, times clamped to [last complete word's end, audio clock]."""
+        """EngineWords of a line, in order, each starting no earlier than the one before ends.
+
+        Times are clamped to [end of the last completed word, audio clock].
+        """
         tokens = [t for t in line.text.split() if _plain_word(t)]
         if line.words is not None:
             timed = [w for w in line.words if _plain_word(w[0])]
@@ -446,7 +470,7 @@ class MoonshineStream:
         for token, (start, end, confidence) in zip(tokens, spans, strict=True):
             start = min(max(start, floor), ceiling)
             end = min(max(end, start), ceiling)
-            floor = start
+            floor = end
             words.append(
                 EngineWord(
                     word=_plain_word(token),
@@ -458,14 +482,80 @@ class MoonshineStream:
             )
         return words
 
+    def _record_levels(self, audio: npt.NDArray[np.float32]) -> None:
+        joined = np.concatenate([self._level_rest, audio])
+        whole = len(joined) // _FRAME * _FRAME
+        self._level_rest = joined[whole:]
+        frames = joined[:whole].astype(np.float64).reshape(-1, _FRAME)
+        levels = 10.0 * np.log10(np.mean(frames * frames, axis=1) + 1e-10)
+        # Keep what a line yet to be timed can reach: from the last committed word, at most
+        # _KEEP_LEVELS_SECONDS back from now.
+        keep_from = max(
+            int(self._floor / _FRAME_SECONDS),
+            int((self._sent / MOONSHINE_RATE - _KEEP_LEVELS_SECONDS) / _FRAME_SECONDS),
+        )
+        drop = min(max(0, keep_from - self._levels_base), len(self._levels))
+        self._levels = np.concatenate([self._levels[drop:], levels])
+        self._levels_base += drop
+
+    def _speech_frames(self, start: float, end: float) -> tuple[int, npt.NDArray[np.bool_]] | None:
+        """The first frame of [start, end) and which of its frames hold speech (None: unknown)."""
+        first = max(round(start / _FRAME_SECONDS), self._levels_base)
+        last = min(round(end / _FRAME_SECONDS), self._levels_base + len(self._levels))
+        if last - first < 3:
+            return None
+        levels = self._levels[first - self._levels_base : last - self._levels_base]
+        threshold = min(
+            float(np.percentile(levels, 10)) + _SPEECH_ABOVE_FLOOR_DB,
+            float(levels.max()) - _SPEECH_BELOW_PEAK_DB,
+        )
+        speech = levels > threshold
+        where = np.flatnonzero(speech)
+        if where.size == 0:
+            return None
+        # Short quiet stretches between speech are stops and closures, not pauses.
+        gaps = np.flatnonzero(np.diff(where) > 1)
+        for g in gaps:
+            if where[g + 1] - where[g] - 1 < _PAUSE_FRAMES:
+                speech[where[g] + 1 : where[g + 1]] = True
+        return first, speech
+
     def _spread(
         self, tokens: Sequence[str], start: float, end: float
     ) -> list[tuple[float, float, float]]:
-        """Share a line's span among its words in proportion to their length (+1 for the gap)."""
+        """Share a line's speech among its words in proportion to their length (+1 for the gap).
+
+        The speech is the part of the line's span (start..end) whose level stands out
+        of the span's quietest part; pauses of 150 ms or more get no words. Without
+        levels (too short a span) the whole span is shared.
+        """
         start = max(start, self._floor)
         end = max(end, start)
         weights = np.array([len(_plain_word(t)) + 1 for t in tokens], dtype=np.float64)
         if weights.size == 0:
             return []
-        edges = start + (end - start) * np.concatenate([[0.0], np.cumsum(weights)]) / weights.sum()
-        return [(float(edges[i]), float(edges[i + 1]), 1.0) for i in range(len(tokens))]
+        shares = np.concatenate([[0.0], np.cumsum(weights)]) / weights.sum()
+        found = self._speech_frames(start, end)
+        if found is None:
+            edges = start + (end - start) * shares
+            return [(float(edges[i]), float(edges[i + 1]), 1.0) for i in range(len(tokens))]
+        first, speech = found
+        spoken = np.cumsum(speech)  # speech frames up to and including each frame
+        targets = shares * spoken[-1]
+        # A word starts on the first frame past its share's beginning and ends on the
+        # frame that completes its share, so pauses fall between words.
+        starts = np.searchsorted(spoken, targets[:-1], side="right")
+        ends = np.searchsorted(spoken, targets[1:], side="left") + 1
+        spans: list[tuple[float, float, float]] = []
+        previous_end = 0
+        for i in range(len(tokens)):
+            word_start = max(int(starts[i]), previous_end)  # a frame belongs to one word
+            previous_end = max(int(ends[i]), word_start + 1)
+            spans.append(
+                (
+                    (first + word_start) * _FRAME_SECONDS,
+                    (first + previous_end) * _FRAME_SECONDS,
+                    1.0,
+                )
+            )
+        return spans
