@@ -652,3 +652,29 @@ def test_an_engine_failure_closes_that_stream_1011_and_the_server_carries_on(
 
     serve(test, engine=_BrokenEngine())
     assert "model exploded" in caplog.text
+
+
+class _SlowStreamsEngine(ScriptedEngine):
+    """Streams that take 0.3 s per frame of audio: slower than the 0.2 s idle window."""
+
+    cheap = False
+
+    def open_stream(self, *, sample_rate: int, channel: int, options: Any) -> Any:
+        stream = super().open_stream(sample_rate=sample_rate, channel=channel, options=options)
+        feed = stream.feed
+
+        def slow_feed(samples: Any) -> None:
+            time.sleep(0.3)
+            feed(samples)
+
+        stream.feed = slow_feed  # type: ignore[method-assign]
+        return stream
+
+
+def test_slow_engine_work_does_not_count_as_idle_time() -> None:
+    async def test(server: DeepgramServer) -> None:
+        messages, ws = await stream(server.url, RAW, bursts([(0.7, "voice")]), size=11200)
+        assert ws.close_code == 1000
+        assert types(messages) == ["Results", "Metadata"]
+
+    serve(test, engine=_SlowStreamsEngine(), idle_timeout=0.2)

@@ -414,6 +414,8 @@ class DeepgramServer:
                     conn, log, actions, stalled_since is not None, faults, call, session
                 ):
                     return
+                # A slow engine must not eat the idle window of frames already queued.
+                idle_deadline = loop.time() + idle
         except ConnectionClosed:
             pass  # the client went away (or a 1009 from max_size); recorded below
         except Exception:  # an engine or session bug: log it, close this stream, keep serving
