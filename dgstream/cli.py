@@ -29,6 +29,7 @@ from . import __version__
 __all__ = ["app", "main", "raw_main"]
 
 CONNECTION = "Connection"
+RELIABILITY = "Reliability"
 MODEL = "Model"
 FORMATTING = "Formatting"
 TIMING = "Results and endpointing"
@@ -132,7 +133,8 @@ _SHARED: list[tuple[str, Any]] = [
         help="Server base URL, for self-hosted or local servers: ws://127.0.0.1:8765 "
         "(http→ws, https→wss). Default: wss://api.deepgram.com")]),
     ("local", Annotated[bool, _opt("--local", panel=CONNECTION,
-        help="Transcribe offline with a built-in local engine (not available yet).")]),
+        help="Transcribe offline: start the built-in server with the local speech engine "
+        "(English; needs dgstream\\[local]). No key needed.")]),
     ("profile", Annotated[Str, _opt("--profile", "-p", envvar="DGSTREAM_PROFILE", panel=CONNECTION,
         metavar="NAME", help="Use option presets from \\[profiles.NAME] in the config file.")]),
     ("config", Annotated[Path | None, _opt("--config", envvar="DGSTREAM_CONFIG",
@@ -141,6 +143,15 @@ _SHARED: list[tuple[str, Any]] = [
     ("finish_timeout", Annotated[float, _opt("--finish-timeout", panel=CONNECTION, min=0,
         metavar="S", help="How long to wait for the last results after the audio ends "
         "(default 10).")]),
+    ("reconnect", Annotated[bool, _opt("--reconnect/--no-reconnect", panel=RELIABILITY,
+        help="After a dropped connection, reconnect and replay the audio no final covers "
+        "yet (default on; raw audio only).")]),
+    ("reconnect_attempts", Annotated[int, _opt("--reconnect-attempts", panel=RELIABILITY, min=1,
+        metavar="N", help="Give up after N failed attempts in a row (default 10).")]),
+    ("max_outage", Annotated[float, _opt("--max-outage", panel=RELIABILITY, min=0, metavar="S",
+        help="Give up when the connection has been down for S seconds (default 120).")]),
+    ("replay_buffer", Annotated[float, _opt("--replay-buffer", panel=RELIABILITY, min=1,
+        metavar="S", help="Seconds of audio kept for replay (default 60).")]),
     # Model
     ("model", Annotated[Str, _opt("--model", "-m", panel=MODEL,
         help="Model, e.g. nova-3, nova-2 (default nova-3).")]),
@@ -227,12 +238,17 @@ _SHARED: list[tuple[str, Any]] = [
 _SHARED_DEFAULTS: dict[str, Any] = {
     "local": False,
     "finish_timeout": 10.0,
+    "reconnect": True,
+    "reconnect_attempts": 10,
+    "max_outage": 120.0,
+    "replay_buffer": 60.0,
     "timestamps": False,
     "quiet": False,
     "debug": False,
 }
 _NOT_OPTIONS = {
     "api_key", "url", "local", "profile", "config", "finish_timeout", "param",
+    "reconnect", "reconnect_attempts", "max_outage", "replay_buffer",
     "format", "output", "output_format", "timestamps", "save_audio", "quiet", "debug",
 }  # fmt: skip
 
@@ -307,6 +323,10 @@ def _run_stream(source: Any, shared: Shared, *, audio_flags: dict[str, Any]) -> 
         timestamps=v["timestamps"],
         save_audio=v["save_audio"],
         finish_timeout=v["finish_timeout"],
+        reconnect=v["reconnect"],
+        reconnect_attempts=v["reconnect_attempts"],
+        max_outage=v["max_outage"],
+        replay_buffer=v["replay_buffer"],
         quiet=v["quiet"],
         debug=v["debug"],
     )

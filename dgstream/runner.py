@@ -15,6 +15,7 @@ stops the stream the same way, quietly, with status 0.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from .client import AsyncLiveClient
     from .messages import MetadataResponse, ServerEvent
     from .render import Renderer, SessionState
+    from .server.engine import Engine
     from .transcript import Transcript
 
 __all__ = [
@@ -71,20 +73,29 @@ class NoCredentialsError(DgstreamError):
 
 
 class LocalUnavailableError(DgstreamError):
-    """`--local` asked for the in-process offline server, which is not wired yet."""
+    """`--local` needs the offline engine, which is not installed."""
+
+
+#: Where `--local` finds its server: the URL is set when the session starts it.
+LOCAL = "local:"
+
+
+def local_engine() -> Engine:
+    """The offline engine for `--local` (loaded once per process), or a clear error."""
+    from .server import EngineUnavailableError, load_engine
+
+    try:
+        return load_engine("moonshine")
+    except EngineUnavailableError:
+        raise LocalUnavailableError(
+            "--local needs the offline speech engine, which is not installed:\n"
+            'pip install "dgstream[local]"   (or use --url with a server of your own)'
+        ) from None
 
 
 def local_server_url() -> str:
-    """The URL of an in-process offline server for `--local`.
-
-    The hook for the offline-engine issue: start
-    `running_server(ServerConfig(engine=load_engine("moonshine")))` here (keeping the
-    context open for the session) and return its `url`. Until then, a clear error.
-    """
-    raise LocalUnavailableError(
-        "--local is not available yet: the offline engine has not landed. "
-        "Run `dgstream serve` in another terminal and pass --url ws://127.0.0.1:8765 instead."
-    )
+    """A placeholder URL for `--local`; the session starts the server when it runs."""
+    return LOCAL
 
 
 # -- errors → exit statuses ------------------------------------------------------------
@@ -185,6 +196,10 @@ class StreamRequest:
     timestamps: bool = False
     save_audio: Path | None = None
     finish_timeout: float = 10.0
+    reconnect: bool = True
+    reconnect_attempts: int = 10
+    max_outage: float = 120.0
+    replay_buffer: float = 60.0
     quiet: bool = False
     debug: bool = False
 
@@ -275,6 +290,7 @@ def prepare(request: StreamRequest) -> Session:
     url = request.url or (profile.url if profile else None) or config.url
     if request.local:
         url = local_server_url()
+        api_key = None  # the local server needs none, and a real key must not go to it
     if not api_key and not url and not os.environ.get("DEEPGRAM_ACCESS_TOKEN"):
         raise NoCredentialsError(
             "no API key: set DEEPGRAM_API_KEY or pass --api-key (or put api_key in the "
@@ -434,10 +450,35 @@ class Session:
     # -- running -----------------------------------------------------------------------
     def run(self) -> ExitStatus:
         """Open the source, stream, finish; print the summary; return the exit status."""
-        from .transcript import Transcript
 
         if self.request.debug:
             _enable_debug_logging()
+        with contextlib.ExitStack() as stack:
+            if self.url == LOCAL:
+                try:
+                    self.url = self._start_local_server(stack)
+                except DgstreamError as exc:
+                    return report(exc)
+            return self._run()
+
+    def _start_local_server(self, stack: contextlib.ExitStack) -> str:
+        """`--local`: the server and the offline engine in this process, on a free loopback
+        port, reached through the same websocket path as any other server."""
+        from .server import ServerConfig, running_server
+
+        engine = local_engine()
+        if self.options.language and not self.options.language.lower().startswith("en"):
+            self._note(
+                f"the local engine understands English only; --language {self.options.language} is ignored"
+            )
+        server = stack.enter_context(
+            running_server(ServerConfig(host="127.0.0.1", port=0, engine=engine))
+        )
+        return server.url
+
+    def _run(self) -> ExitStatus:
+        from .transcript import Transcript
+
         try:
             self.source = self._open_source()
             stream_options = self._with_source_format(self.source)
@@ -494,11 +535,24 @@ class Session:
                 loop.add_signal_handler(sig, self._on_signal, sig)
             except (NotImplementedError, RuntimeError):  # pragma: no cover - not on Unix
                 pass
+        from .replay import ReconnectPolicy
+
+        request = self.request
+        policy = (
+            ReconnectPolicy(
+                attempts=request.reconnect_attempts,
+                max_outage=request.max_outage,
+                buffer_seconds=request.replay_buffer,
+            )
+            if request.reconnect
+            else None
+        )
         client = AsyncLiveClient(
             self.api_key or None,
             url=self.url,
             keepalive=True,
-            finish_timeout=self.request.finish_timeout,
+            finish_timeout=request.finish_timeout,
+            reconnect=policy,
         )
         self.client = client
         for event in (Ev.Transcript, Ev.Metadata, Ev.SpeechStarted, Ev.UtteranceEnd, Ev.Unhandled):
@@ -506,6 +560,8 @@ class Session:
         client.on(Ev.Error, self._on_error)
         client.on(Ev.Warning, self._on_warning)
         client.on(Ev.Close, self._on_close)
+        client.on(Ev.Reconnecting, self._on_reconnecting)
+        client.on(Ev.Reconnected, self._on_reconnected)
         try:
             await client.start(options, addons=self.addons or None)
         except (HandshakeError, ConnectError) as exc:
@@ -606,6 +662,23 @@ class Session:
         if warning.variant == "FinishTimeout":
             self.finish_timed_out = True
         self._problem(str(warning))
+
+    def _on_reconnecting(self, _client: object, reconnecting: Any) -> None:
+        assert self.state is not None
+        if self.state.state == "streaming":
+            self.state.state = "reconnecting"
+        if reconnecting.attempt == 1:
+            self._problem(f"connection lost: {reconnecting.reason}; reconnecting")
+
+    def _on_reconnected(self, _client: object, reconnected: Any) -> None:
+        assert self.state is not None and self.client is not None
+        if self.state.state == "reconnecting":
+            self.state.state = "streaming"
+        self.state.request_id = self.client.request_id
+        self._problem(
+            f"reconnected after {reconnected.outage:.1f} s (attempt {reconnected.attempt}); "
+            f"replayed {reconnected.replayed_seconds:.1f} s of audio, nothing lost"
+        )
 
     def _on_close(self, _client: object, close: Any) -> None:
         # The server closed while the source was still running (an error, an idle

@@ -105,10 +105,16 @@ def test_no_key_and_no_url_is_an_auth_error(two_bursts: Path) -> None:
     assert "DEEPGRAM_API_KEY" in result.stderr and "--url" in result.stderr
 
 
-def test_local_is_not_available_yet(two_bursts: Path) -> None:
-    result = run("file", "--local", two_bursts)
+def test_local_without_the_extra_says_what_to_install(two_bursts: Path, tmp_path: Path) -> None:
+    # A moonshine_voice that cannot be imported stands for the extra not being installed.
+    fake = tmp_path / "moonshine_voice"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("raise ImportError('No module named moonshine_voice')\n")
+    result = run("file", "--local", two_bursts, env=clean_env(PYTHONPATH=str(tmp_path)))
     assert result.returncode == ExitStatus.USAGE
-    assert result.stderr.startswith("dgstream: --local is not available yet:")
+    assert 'pip install "dgstream[local]"' in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 2
 
 
 @pytest.mark.parametrize(

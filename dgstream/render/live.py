@@ -31,6 +31,7 @@ _STATE_STYLES = {
     "connecting": "yellow",
     "streaming": "green",
     "finishing": "yellow",
+    "reconnecting": "bold red",
     "closed": "dim",
 }
 _BARS = " ▁▂▃▄▅▆▇█"

@@ -163,6 +163,7 @@ class _Track:
         self.interim_every = round(t.interim_every * rate)
         self.silence_every = round(t.silence_every * rate)
         self.rest = _EMPTY  # the partial frame waiting for more samples
+        self.engine_endpoints = False  # see Session: the engine decides finals itself
         self.pos = 0  # samples processed (the audio clock, in samples)
         self.span_start = 0
         self.last_result = 0
@@ -248,7 +249,10 @@ class _Track:
             self.voiced_run = 0
             if self.in_speech:
                 self.silence_run += f
-                if self.endpoint_len is not None and self.silence_run >= self.endpoint_len:
+                if self.engine_endpoints:
+                    if self.silence_run >= self.hangover:
+                        self.in_speech = False
+                elif self.endpoint_len is not None and self.silence_run >= self.endpoint_len:
                     # PROTOCOL §4: endpointing fired -> final with speech_final true.
                     self.in_speech = False
                     out.append(self._final(speech_final=True, end_sentence=True))
@@ -257,7 +261,7 @@ class _Track:
                     self.in_speech = False
         span = self.pos - self.span_start
         if self.span_has_speech:
-            if span >= self.max_span:
+            if span >= self.max_span * (6 if self.engine_endpoints else 1):
                 out.append(self._final(speech_final=False))
                 self.span_has_speech = self.in_speech
             elif self.s.interim and self.pos - self.last_result >= self.interim_every:
@@ -483,7 +487,11 @@ class Session:
             stream = self.engine.open_stream(
                 sample_rate=fmt.sample_rate, channel=c, options=self.options
             )
-            self._tracks.append(_Track(self._settings, stream, c, n, fmt.sample_rate))
+            track = _Track(self._settings, stream, c, n, fmt.sample_rate)
+            # An engine that finds utterance ends itself (`endpoints = True`) decides its
+            # finals; the energy detector's endpoints would cut its lines mid-sentence.
+            track.engine_endpoints = getattr(self.engine, "endpoints", False) is True
+            self._tracks.append(track)
 
     def receive_text(self, text: str) -> list[Action]:
         """A text frame: a control message, or an in-band SchemaError."""

@@ -1,0 +1,98 @@
+"""Offline transcription through `--local`: real speech, the real protocol path, no key."""
+
+# ruff: noqa: F401, F811
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from test_cli_helpers import clean_env, dgstream_cmd, run
+
+pytest.importorskip("moonshine_voice")
+jiwer = pytest.importorskip("jiwer")
+
+from pulse import PulseMic, pulse_mic  # noqa: E402
+from test_moonshine_engine import PARAGRAPH  # noqa: E402
+
+ASSETS = Path(pytest.importorskip("moonshine_voice").__file__).parent / "assets"
+TWO_CITIES = ASSETS / "two_cities.wav"
+
+
+def normalise(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split())
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    return float(jiwer.wer(normalise(reference), normalise(hypothesis)))
+
+
+def test_two_cities_at_full_speed_has_a_low_word_error_rate() -> None:
+    result = run("file", "--local", "--speed", "0", "--format", "text", TWO_CITIES, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert wer(PARAGRAPH, result.stdout) <= 0.15
+    assert "request id" in result.stderr  # the summary: it went through a real server
+
+
+def test_real_time_local_stream_sends_interims_before_finals_with_monotonic_times() -> None:
+    result = run(
+        "file", "--local", "--interim-results", "--format", "jsonl", TWO_CITIES, timeout=180
+    )
+    assert result.returncode == 0, result.stderr
+    messages = [json.loads(line) for line in result.stdout.splitlines()]
+    results = [m for m in messages if m["type"] == "Results"]
+    assert messages[-1]["type"] == "Metadata"
+    finals = [r for r in results if r["is_final"] and r["channel"]["alternatives"][0]["words"]]
+    assert len(finals) >= 5
+    # Every final with words is preceded by at least one interim of its span.
+    first_final = results.index(finals[0])
+    assert any(not r["is_final"] for r in results[:first_final])
+    interims_before_final = 0
+    last_final_index = -1
+    for i, r in enumerate(results):
+        if r in finals:
+            interims_before_final += any(
+                not x["is_final"] for x in results[last_final_index + 1 : i]
+            )
+            last_final_index = i
+    assert interims_before_final >= len(finals) // 2
+    # Result spans and word times move forward.
+    starts = [r["start"] for r in results if r["is_final"]]
+    assert starts == sorted(starts)
+    words = [w for r in finals for w in r["channel"]["alternatives"][0]["words"]]
+    assert all(w["start"] <= w["end"] for w in words)
+    assert [w["start"] for w in words] == sorted(w["start"] for w in words)
+    assert words[-1]["end"] <= 44.5
+    text = " ".join(r["channel"]["alternatives"][0]["transcript"] for r in finals)
+    assert wer(PARAGRAPH, text) <= 0.15
+
+
+SENTENCES = "The birch canoe slid on the smooth planks. Glue the sheet to the dark blue background."
+
+
+def test_mic_with_local_transcribes_speech(pulse_mic: PulseMic, tmp_path: Path) -> None:
+    import subprocess
+    import time
+
+    speech = pulse_mic.speech(SENTENCES)
+    env = {**clean_env(), **pulse_mic.env}
+    proc = subprocess.Popen(
+        dgstream_cmd(
+            "mic", "--local", "--device", "vmic", "--format", "text", "--sample-rate", "16000"
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        time.sleep(3.0)  # recording (and the model) first, then the speech
+        pulse_mic.play(speech)
+        time.sleep(2.0)
+        proc.send_signal(2)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err.decode()
+    assert wer(SENTENCES, out.decode()) <= 0.35, out.decode()
