@@ -428,6 +428,27 @@ def file(
 
 
 @app.command()
+@_stream_command
+def demo(
+    *,
+    speed: Annotated[
+        float,
+        _opt("--speed", panel=AUDIO, min=0, metavar="X",
+             help="Pace: 1 is real time (default), 0 as fast as the engine goes."),
+    ] = 1.0,
+    shared: Shared,
+) -> None:  # fmt: skip
+    """Transcribe a recording of read speech (A Tale of Two Cities, 44 s) offline: no key,
+    no network. Uses --local unless --url is given; needs dgstream[local]."""
+    from .runner import SourceSpec, demo_recording
+
+    if not shared.values["url"]:
+        shared.values["local"] = True
+    path = demo_recording()
+    _run_stream(SourceSpec("file", paths=[path], speed=speed), shared, audio_flags={})
+
+
+@app.command()
 def devices() -> None:
     """List audio input devices: index, name, channels, default rate, default (*)."""
     from .runner import show_devices

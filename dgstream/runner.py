@@ -93,6 +93,21 @@ def local_engine() -> Engine:
         ) from None
 
 
+def demo_recording() -> Path:
+    """The read-speech recording that ships in moonshine-voice's wheel (for `dgstream demo`)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("moonshine_voice")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "assets" / "two_cities.wav"
+        if path.is_file():
+            return path
+    raise LocalUnavailableError(
+        "the demo recording comes with the offline engine, which is not installed:\n"
+        'pip install "dgstream[local]"'
+    )
+
+
 def local_server_url() -> str:
     """A placeholder URL for `--local`; the session starts the server when it runs."""
     return LOCAL

@@ -96,3 +96,9 @@ def test_mic_with_local_transcribes_speech(pulse_mic: PulseMic, tmp_path: Path) 
             proc.kill()
     assert proc.returncode == 130, err.decode()
     assert wer(SENTENCES, out.decode()) <= 0.35, out.decode()
+
+
+def test_demo_is_the_offline_quick_start() -> None:
+    result = run("demo", "--speed", "0", "--format", "text", env=clean_env(), timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert wer(PARAGRAPH, result.stdout) <= 0.15
