@@ -1,4 +1,4 @@
-"""Every shell example in docs/CLI.md runs (against a loopback server, via DEEPGRAM_HOST).
+"""Every shell example in README.md runs (against a loopback server, via DEEPGRAM_HOST).
 
 Examples that need a microphone (`dgstream mic ...`) are run by test_cli_sources.py
 with a real capture device instead; `dgstream serve` examples are started on a free
@@ -23,7 +23,8 @@ import pytest
 from pulse import PulseMic, pulse_mic
 from test_cli_helpers import bursts, clean_env, server, write_wav
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "CLI.md"
+DOC = Path(__file__).resolve().parent.parent / "README.md"
+SPEECH = "The birch canoe slid on the smooth planks."
 
 
 def examples() -> list[str]:
@@ -59,6 +60,11 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in ("talk.flac", "part1.flac", "part2.flac"):
         soundfile.write(str(d / name), audio, 16000, format="FLAC")
     soundfile.write(str(d / "talk.mp3"), audio, 16000, format="MP3")
+    if shutil.which("espeak-ng") and shutil.which("sox"):
+        subprocess.run(["espeak-ng", "-w", str(d / "raw.wav"), SPEECH], check=True)
+        subprocess.run(
+            ["sox", str(d / "raw.wav"), "-r", "16000", "-c", "1", str(d / "speech.wav")], check=True
+        )
     return d
 
 
@@ -76,6 +82,16 @@ def test_example_runs(command: str, server: Any, workdir: Path) -> None:
     env = clean_env(DEEPGRAM_HOST=server.url)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     command = command.replace("ws://127.0.0.1:8765", server.url)
+    if "--local" in command:
+        pytest.importorskip("moonshine_voice")
+        if not (workdir / "speech.wav").exists():
+            pytest.skip("espeak-ng and sox make the speech for --local examples")
+        done = subprocess.run(
+            ["bash", "-c", command], cwd=workdir, env=env, capture_output=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr.decode()
+        assert "smooth planks" in done.stdout.decode().lower(), done.stdout.decode()
+        return
     if command.startswith("dgstream devices"):
         done = subprocess.run(["bash", "-c", command], cwd=workdir, env=env, capture_output=True)
         assert done.returncode in (0, 5)  # 5: no input device on this machine (said so)
