@@ -76,6 +76,8 @@ class Encoding(str, Enum):
 class EngineName(str, Enum):
     scripted = "scripted"
     moonshine = "moonshine"
+    tones = "tones"
+    null = "null"
 
 
 app = typer.Typer(
@@ -465,8 +467,10 @@ def serve(
     api_key: Annotated[list[str] | None, _opt("--api-key", panel=SERVER, metavar="KEY",
         help="Require this key from clients (Token or Bearer). Repeatable. Default: no auth.")] = None,
     engine: Annotated[EngineName | None, _opt("--engine", panel=SERVER, case_sensitive=False,
-        help="scripted (deterministic words over voiced audio) or moonshine (offline "
-        "speech recognition, needs dgstream[local]). Default: moonshine when installed.")] = None,
+        help="moonshine (offline speech recognition, needs dgstream\\[local]), scripted "
+        "(deterministic words over voiced audio), tones (a word per tone burst, named by its "
+        "pitch) or null (no words; for load tests). Default: moonshine when installed, "
+        "else scripted.")] = None,
     script: Annotated[str | None, _opt("--script", panel=SERVER, metavar="FILE|TEXT",
         help="The scripted engine's words: a text, a text file, or a JSON file of timed words.")] = None,
     idle_timeout: Annotated[float, _opt("--idle-timeout", panel=SERVER, min=0, metavar="S",

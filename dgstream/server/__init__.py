@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from .session import SessionTuning
 
 #: Engine names `load_engine()` knows.
-ENGINES = ("scripted", "moonshine")
+ENGINES = ("scripted", "moonshine", "tones", "null")
 
 
 class EngineUnavailableError(ImportError):
@@ -48,11 +48,20 @@ class EngineUnavailableError(ImportError):
 
 
 def load_engine(name: str, **kwargs: Any) -> Engine:
-    """The engine called `name`: "scripted" (kwarg `script`) or "moonshine" (needs dgstream[local])."""
+    """The engine called `name`: "scripted" (kwarg `script`), "moonshine" (needs
+    dgstream[local]), "tones" (a word per tone burst) or "null" (no words)."""
     if name == "scripted":
         from .scripted import ScriptedEngine
 
         return ScriptedEngine(script=kwargs.get("script"))
+    if name == "tones":
+        from .tones import ToneEngine
+
+        return ToneEngine()
+    if name == "null":
+        from .null import NullEngine
+
+        return NullEngine()
     if name == "moonshine":
         kwargs.pop("script", None)  # a scripted-engine option; moonshine has no script
         try:

@@ -128,6 +128,8 @@ class ToneEngine:
     """One word per voiced run, named by the run's pitch (see the module docstring)."""
 
     name = "tones"
+    #: One FFT per voiced run: cheap enough for the event loop.
+    cheap = True
 
     def __init__(self) -> None:
         self.model = ModelDescription(
