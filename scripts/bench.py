@@ -78,7 +78,8 @@ class Plan:
     exit_seconds: float = 3.0
     lib_latency_seconds: float = 45.0
     scale_seconds: float = 10.0
-    scale_probe: int = 50
+    scale_probe: int = 200
+    scale_max: int = 2000
 
     @classmethod
     def make(cls, quick: bool) -> Plan:
@@ -123,7 +124,15 @@ class Ran:
 
 def _env() -> dict[str, str]:
     env = dict(os.environ)
-    for name in ("DEEPGRAM_HOST", "DGSTREAM_PROFILE", "DGSTREAM_CONFIG", "PYTHONPATH"):
+    # PYTHONDONTWRITEBYTECODE would make every start compile the modules it imports
+    # from source (an installed package has its .pyc files; a user's checkout writes them).
+    for name in (
+        "DEEPGRAM_HOST",
+        "DGSTREAM_PROFILE",
+        "DGSTREAM_CONFIG",
+        "PYTHONPATH",
+        "PYTHONDONTWRITEBYTECODE",
+    ):
         env.pop(name, None)
     env["XDG_CONFIG_HOME"] = tempfile.gettempdir() + "/dgstream-bench-noconfig"  # no profile
     env["PYTHONUNBUFFERED"] = "1"
@@ -464,19 +473,25 @@ def bench_throughput(plan: Plan, sdk: Path | None, rep: Report, tmp: str) -> Non
                 "dg-threaded": "sdk-threaded",
                 "cli": "sdk-async",
             }.get(client)
+            vs_sdk_send = "–"
             if sdk_key and (sdk_key, chunk_ms) in m:
                 vs_sdk = fmt(m[(sdk_key, chunk_ms)]["wall"] / x["wall"]) + "×"
+                if not math.isnan(x["send"]):
+                    vs_sdk_send = fmt(m[(sdk_key, chunk_ms)]["send"] / x["send"]) + "×"
+            finishes = [r["finish"] for r in results[key]]
+            slow = sum(f > 5 for f in finishes)
             rows.append(
                 [
                     CLIENT_LABEL[client],
                     f"{chunk_ms} ms",
                     fmt(x["wall"]),
                     fmt(x["send"]),
-                    fmt(x["finish"]),
+                    fmt(x["finish"]) + (f" ({slow}× >5 s)" if slow else ""),
                     fmt(x["cpu"]),
                     fmt(x["rss_mb"], 1),
                     f"{secs / x['wall']:.0f}×",
                     vs_sdk,
+                    vs_sdk_send,
                     fmt(ceiling / x["wall"]),
                 ]
             )
@@ -493,16 +508,20 @@ def bench_throughput(plan: Plan, sdk: Path | None, rep: Report, tmp: str) -> Non
                 "CPU s",
                 "peak MB",
                 "× real time",
-                "speed vs SDK",
-                "speed vs ceiling",
+                "vs SDK (wall)",
+                "vs SDK (send)",
+                "vs ceiling (wall)",
             ],
             rows,
         )
     )
     rep.notes.append(
         "Throughput: wall and CPU run from before connecting to after finish() returns, in "
-        "the client's process, modules already imported; the SDK's finish() sleeps 0.5 s "
-        "(its 'finish s'). The CLI row is the whole process (start-up included) and always "
+        "the client's process, modules already imported; 'send s' is the loop of send() "
+        "calls alone. The SDK's finish() sleeps 0.5 s, and now and then waits 10 s more "
+        "(counted as '>5 s'). 'vs SDK' is the SDK's time over dgstream's (the CLI is "
+        "compared with the SDK's async client); 'vs ceiling' the raw client's time over "
+        "dgstream's. The CLI row is the whole process (start-up included) and always "
         "sends 100 ms chunks. Peak MB is the process's max RSS (wait4)."
     )
     if flat:
@@ -535,7 +554,13 @@ def bench_throughput(plan: Plan, sdk: Path | None, rep: Report, tmp: str) -> Non
             ok = ceil >= 0.5
             if (sdk_key, chunk_ms) in m:
                 s = m[(sdk_key, chunk_ms)]["wall"] / w
-                parts.insert(0, f"{s:.2f}× the SDK")
+                send = m[(client, chunk_ms)]["send"]
+                extra = ""
+                if not math.isnan(send):
+                    extra = (
+                        f" ({m[(sdk_key, chunk_ms)]['send'] / send:.2f}× on the send loop alone)"
+                    )
+                parts.insert(0, f"{s:.2f}× the SDK{extra}")
                 ok = ok and s >= 2
             rep.target(
                 f"throughput {CLIENT_LABEL[client]}, {chunk_ms} ms",
@@ -957,18 +982,20 @@ def scale_run(url: str, n: int, seconds: float) -> dict[str, Any]:
 
 
 def bench_scale(plan: Plan, rep: Report) -> None:
-    srv = Server.dgstream()
+    """200 streams (the target), then as many as should take 80% of a core.
+
+    Into the sink: `dgstream serve` spends more per frame than the client, so with a
+    thousand streams it, not the client, would set the pace.
+    """
+    srv = Server.sink()
     runs = []
     try:
-        probe = scale_run(srv.url, plan.scale_probe, plan.scale_seconds)
-        runs.append(probe)
+        first = scale_run(srv.url, plan.scale_probe, plan.scale_seconds)
+        runs.append(first)
         if not plan.quick:
-            per = probe["share"] / probe["streams"]
-            for _ in range(2):
-                n = max(1, min(2000, int(0.8 / per)))
-                r = scale_run(srv.url, n, plan.scale_seconds)
-                runs.append(r)
-                per = r["share"] / r["streams"]
+            per = first["share"] / first["streams"]
+            n = max(1, min(plan.scale_max, int(0.8 / per)))
+            runs.append(scale_run(srv.url, n, plan.scale_seconds))
     finally:
         srv.stop()
     rows = [
@@ -977,8 +1004,7 @@ def bench_scale(plan: Plan, rep: Report) -> None:
         for r in runs
     ]  # fmt: skip
     last = runs[-1]
-    per = last["share"] / last["streams"]
-    at80 = 0.8 / per
+    at80 = 0.8 / (last["share"] / last["streams"])
     rep.sections.append(
         table(
             f"Scale: real-time streams (100 ms chunks) in one process, AsyncLiveClient, {plan.scale_seconds:g} s steady",
@@ -996,9 +1022,10 @@ def bench_scale(plan: Plan, rep: Report) -> None:
     )
     rep.target(
         "scale (AsyncLiveClient)",
-        "200 streams at 80% of a core",
-        f"{at80:.0f} streams at 80% (from {last['streams']} at {100 * last['share']:.1f}%)",
-        at80 >= 200,
+        "200 streams at ≤ 80% of a core",
+        f"{first['streams']} streams: {100 * first['share']:.1f}% (send lag p99 {first['lag_p99_ms']:.1f} ms); "
+        f"≈{at80:.0f} streams at 80% (from {last['streams']} at {100 * last['share']:.1f}%)",
+        first["share"] <= 0.8 and at80 >= 200,
     )
     rep.data["scale"] = runs
 
