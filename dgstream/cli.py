@@ -25,6 +25,7 @@ from typing import Annotated, Any, NoReturn, Union
 import typer
 
 from . import __version__
+from .status import ExitStatus
 
 __all__ = ["app", "main", "raw_main"]
 
@@ -524,10 +525,27 @@ def _exit_code(code: object) -> int:
 
 def raw_main(args: list[str] | None = None) -> int:
     """Run the command line; return the exit status. Errors become one or two lines."""
+    from typer.exceptions import Abort, TyperException
+
     args = sys.argv[1:] if args is None else list(args)
     debug = "--debug" in args
     try:
-        app(args=args, prog_name="dgstream")
+        # standalone_mode=False: usage errors come here, to be said in two plain lines.
+        result = typer.main.get_command(app).main(
+            args=args, prog_name="dgstream", standalone_mode=False
+        )
+        return _exit_code(result)
+    except TyperException as exc:  # click's usage errors, as Typer vendors them
+        if exc.exit_code != 2:
+            print(f"dgstream: {exc.format_message()}", file=sys.stderr)
+            return int(exc.exit_code)
+        ctx = getattr(exc, "ctx", None)
+        where = getattr(ctx, "command_path", None) or "dgstream"
+        print(f"dgstream: {exc.format_message()}", file=sys.stderr)
+        print(f"Try '{where} --help' for the flags.", file=sys.stderr)
+        return int(ExitStatus.USAGE)
+    except Abort:
+        return int(ExitStatus.INTERRUPTED)
     except SystemExit as exc:
         return _exit_code(exc.code)
     except KeyboardInterrupt:

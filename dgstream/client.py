@@ -358,9 +358,10 @@ class AsyncLiveClient:
                 f"{self._host()} did not complete a WebSocket handshake: {exc}", url=self.url
             ) from None
         except OSError as exc:
-            raise ConnectError(
-                f"cannot connect to {self._host()}: {_os_error_text(exc)}", url=self.url
-            ) from None
+            text = _os_error_text(exc)
+            if self.url.startswith("wss:") and isinstance(exc, (ConnectionResetError, EOFError)):
+                text += "; if the server is plain (no TLS), use a ws:// or http:// URL"
+            raise ConnectError(f"cannot connect to {self._host()}: {text}", url=self.url) from None
 
     def _host(self) -> str:
         return urlsplit(self.url).netloc or self.url
@@ -786,4 +787,6 @@ def _os_error_text(exc: OSError) -> str:
         return "the host name could not be resolved; check the URL and your network"
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused; is the server running and the port right?"
-    return exc.strerror or str(exc)
+    if isinstance(exc, ConnectionResetError):
+        return "the server reset the connection during the handshake"
+    return exc.strerror or str(exc) or type(exc).__name__
