@@ -127,6 +127,8 @@ class MoonshineEngine:
 
     name: str
     model: ModelDescription
+    #: Moonshine finds utterance ends itself: the server leaves finals to it.
+    endpoints = True
 
     def __init__(
         self,
