@@ -284,6 +284,31 @@ def test_two_streams_interleaved_on_one_engine(
         assert wer(EXCERPT, run.committed) <= MAX_WER
 
 
+def test_streams_in_parallel_threads(
+    engine: MoonshineEngine, recording: tuple[np.ndarray, int]
+) -> None:
+    import threading
+
+    audio, rate = recording
+    excerpt = audio[: int(6.6 * rate)]  # "it was the best of times ... age of wisdom"
+    runs: list[Run] = []
+
+    def play(channel: int) -> None:
+        runs.append(
+            Player(engine.open_stream(sample_rate=rate, channel=channel), excerpt, rate).finish()
+        )
+
+    threads = [threading.Thread(target=play, args=(c,)) for c in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(runs) == 3
+    reference = PARAGRAPH[: PARAGRAPH.index(", it was the age of foolishness")]
+    for run in runs:
+        assert wer(reference, run.committed) <= MAX_WER
+
+
 @pytest.mark.parametrize("rate", [8000, 44100])
 def test_other_sample_rates_are_resampled(
     engine: MoonshineEngine, recording_path: Path, tmp_path: Path, rate: int
