@@ -357,6 +357,7 @@ def test_streams_share_one_loaded_model(engine: MoonshineEngine) -> None:
         s.feed(np.zeros(0, dtype=np.int16))  # an empty chunk is nothing
         s.feed(np.zeros(1600, dtype=np.int16))
         assert s.hypothesis() == [] and not s.endpoint() and s.commit() == []
+        assert s._offset == 0.0  # a flush with no line open leaves Moonshine's stream running
         s.close()
         s.close()  # closing twice is harmless
     assert streams[0]._slot.streams == 0

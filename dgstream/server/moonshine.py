@@ -13,7 +13,8 @@ How Moonshine maps onto the Engine interface (docs/LOCAL_ENGINE.md has the detai
 * `endpoint()` is True once a line has completed (Moonshine found the end of an
   utterance); `commit()` then returns exactly the completed line(s).
 * `commit()` without a reported endpoint (Finalize, CloseStream) forces Moonshine to
-  transcribe all audio fed so far, closes the open line and returns everything.
+  transcribe all audio fed so far, closes the open line (restarting Moonshine's
+  stream) if there is one, and returns everything.
 * Moonshine is only asked for a new transcript every `update_interval` seconds of
   audio (0.5 s by default): each update re-transcribes the whole open line, so this
   is the knob between CPU cost and interim/endpoint latency.
@@ -400,17 +401,22 @@ class MoonshineStream:
             self._restart()
 
     def _flush(self) -> None:
-        """Transcribe everything fed so far and close the open line."""
+        """Transcribe everything fed so far; close the open line, if there is one."""
+        if self._since_update:
+            with self._slot.lock:
+                transcript = self._stream.update_transcription(_FLAG_FORCE_UPDATE)
+            self._since_update = 0
+            self._ingest(transcript.lines)
+        if not self._line_open:
+            return  # nothing to close: the detector keeps running (and its look-behind)
         with self._slot.lock:
-            if self._since_update:
-                self._stream.update_transcription(_FLAG_FORCE_UPDATE)
             # stop() ends the detector's segment; the update it runs marks every line complete.
             transcript = self._stream.stop()
             if transcript is None:  # moonshine_voice reports stop errors to listeners only
                 transcript = self._stream.update_transcription(0)
-        self._since_update = 0
         self._ingest(transcript.lines)
         self._open = []
+        self._line_open = False
         self._restart(stopped=True)
 
     def _restart(self, *, stopped: bool = False) -> None:
