@@ -7,9 +7,13 @@ and never import websockets or sounddevice (STYLE §10).
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# A library logs; the application decides where logs go (no stray lines on stderr).
+logging.getLogger("dgstream").addHandler(logging.NullHandler())
 
 _LAZY = {
     "LiveOptions": "dgstream.options",

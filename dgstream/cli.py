@@ -146,6 +146,8 @@ _SHARED: list[tuple[str, Any]] = [
     ("finish_timeout", Annotated[float, _opt("--finish-timeout", panel=CONNECTION, min=0,
         metavar="S", help="How long to wait for the last results after the audio ends "
         "(default 10).")]),
+    ("connect_timeout", Annotated[float, _opt("--connect-timeout", panel=CONNECTION, min=0.1,
+        metavar="S", help="Give up opening a connection after S seconds (default 10).")]),
     ("reconnect", Annotated[bool, _opt("--reconnect/--no-reconnect", panel=RELIABILITY,
         help="After a dropped connection, reconnect and replay the audio no final covers "
         "yet (default on; raw audio only).")]),
@@ -241,6 +243,7 @@ _SHARED: list[tuple[str, Any]] = [
 _SHARED_DEFAULTS: dict[str, Any] = {
     "local": False,
     "finish_timeout": 10.0,
+    "connect_timeout": 10.0,
     "reconnect": True,
     "reconnect_attempts": 10,
     "max_outage": 120.0,
@@ -251,7 +254,7 @@ _SHARED_DEFAULTS: dict[str, Any] = {
 }
 _NOT_OPTIONS = {
     "api_key", "url", "local", "profile", "config", "finish_timeout", "param",
-    "reconnect", "reconnect_attempts", "max_outage", "replay_buffer",
+    "connect_timeout", "reconnect", "reconnect_attempts", "max_outage", "replay_buffer",
     "format", "output", "output_format", "timestamps", "save_audio", "quiet", "debug",
 }  # fmt: skip
 
@@ -326,6 +329,7 @@ def _run_stream(source: Any, shared: Shared, *, audio_flags: dict[str, Any]) -> 
         timestamps=v["timestamps"],
         save_audio=v["save_audio"],
         finish_timeout=v["finish_timeout"],
+        connect_timeout=v["connect_timeout"],
         reconnect=v["reconnect"],
         reconnect_attempts=v["reconnect_attempts"],
         max_outage=v["max_outage"],
@@ -413,7 +417,8 @@ def file(
     *,
     paths: Annotated[
         list[Path],
-        typer.Argument(metavar="PATH", dir_okay=False, show_default=False,
+        # readable=False: unreadable files and directories get dgstream's own errors (exit 5).
+        typer.Argument(metavar="PATH", show_default=False, readable=False,
                        help="Audio files (WAV, FLAC, Ogg, MP3; others are passed through), "
                        "streamed one after another as one stream."),
     ],

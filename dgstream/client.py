@@ -373,9 +373,7 @@ class AsyncLiveClient:
             ws = self._ws
             assert ws is not None
             await self._receive(ws)
-            rcvd = ws.protocol.close_rcvd
-            code = rcvd.code if rcvd is not None else 1006
-            reason = rcvd.reason if rcvd is not None else ""
+            code, reason = _close_of(ws)
             if (
                 self._abandoned
                 or self.policy is None
@@ -517,9 +515,7 @@ class AsyncLiveClient:
         """The socket is closed: record why, report an abnormal close, emit Close once."""
         ws = self._ws
         assert ws is not None
-        rcvd = ws.protocol.close_rcvd
-        self.close_code = rcvd.code if rcvd is not None else 1006
-        self.close_reason = rcvd.reason if rcvd is not None else ""
+        self.close_code, self.close_reason = _close_of(ws)
         reason = self.close_reason
         clean = self.close_code == 1000 or (self._closing and self.close_code == 1005)
         if not clean:
@@ -763,6 +759,17 @@ class AsyncLiveClient:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.finish()
+
+
+def _close_of(ws: ClientConnection) -> tuple[int, str]:
+    """Why a connection ended: a close this side sent first for an error of its own (1009,
+    a message over the size limit), else the server's close frame, else 1006 (none)."""
+    rcvd, sent = ws.protocol.close_rcvd, ws.protocol.close_sent
+    if sent is not None and sent.code not in (1000, 1001) and not ws.protocol.close_rcvd_then_sent:
+        return sent.code, sent.reason
+    if rcvd is not None:
+        return rcvd.code, rcvd.reason
+    return 1006, ""
 
 
 _SAMPLE_WIDTH = {"linear16": 2, "linear32": 4, "mulaw": 1, "alaw": 1}

@@ -211,6 +211,7 @@ class StreamRequest:
     timestamps: bool = False
     save_audio: Path | None = None
     finish_timeout: float = 10.0
+    connect_timeout: float = 10.0
     reconnect: bool = True
     reconnect_attempts: int = 10
     max_outage: float = 120.0
@@ -567,6 +568,7 @@ class Session:
             url=self.url,
             keepalive=True,
             finish_timeout=request.finish_timeout,
+            open_timeout=request.connect_timeout,
             reconnect=policy,
         )
         self.client = client
@@ -603,6 +605,18 @@ class Session:
             self.failure = exc
             for renderer in self.renderers:
                 renderer.problem(str(exc).partition("\n")[0])
+        if (
+            self.request.source.kind == "stdin"
+            and client.bytes_sent == 0
+            and not self.interrupted
+            and self.failure is None
+            and client.close_error is None
+        ):
+            self.failure = AudioError(
+                "stdin ended before any audio arrived: pipe audio in, e.g.\n"
+                "sox talk.wav -t raw -r 16000 -e signed -b 16 -c 1 - | "
+                "dgstream stdin --encoding linear16 --sample-rate 16000"
+            )
         if self.state.state != "closed":
             self.state.state = "finishing"
         await client.finish()
@@ -669,6 +683,8 @@ class Session:
             self._dispatch(error)
         if error.variant == "StreamClosed":
             text = f"the server ended the stream: {error.exception or error}"
+        elif error.variant == "ReconnectFailed":
+            text = str(error.exception or error)
         else:
             text = str(error)
         self._problem(text)
@@ -683,17 +699,26 @@ class Session:
         if self.state.state == "streaming":
             self.state.state = "reconnecting"
         if reconnecting.attempt == 1:
-            self._problem(f"connection lost: {reconnecting.reason}; reconnecting")
+            self._notice(f"connection lost: {reconnecting.reason}; reconnecting")
 
     def _on_reconnected(self, _client: object, reconnected: Any) -> None:
         assert self.state is not None and self.client is not None
         if self.state.state == "reconnecting":
             self.state.state = "streaming"
         self.state.request_id = self.client.request_id
-        self._problem(
+        self._notice(
             f"reconnected after {reconnected.outage:.1f} s (attempt {reconnected.attempt}); "
             f"replayed {reconnected.replayed_seconds:.1f} s of audio, nothing lost"
         )
+
+    def _notice(self, text: str) -> None:
+        """Progress worth seeing as it happens (not an error): in place in the live view,
+        else a note on stderr now (--quiet drops it)."""
+        if self.format == "live":
+            for renderer in self.renderers:
+                renderer.problem(text)
+        else:
+            self._note(text)
 
     def _on_close(self, _client: object, close: Any) -> None:
         # The server closed while the source was still running (an error, an idle
