@@ -877,6 +877,9 @@ def serve(request: ServeRequest) -> ExitStatus:
         engine=engine,
         idle_timeout=request.idle_timeout,
         log_path=request.log,
+        # Nobody reads the in-memory logbook of a server process (--log writes it out):
+        # keep only the last few connections, so memory stays flat however long it runs.
+        logbook_size=20,
         faults=Faults(
             flush_delay=request.flush_delay,
             drop_after=request.drop_after,
