@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Debian packages the test suite needs: PortAudio + PulseAudio (a virtual microphone for the
-# mic tests), espeak-ng and sox (test speech), libsndfile (soundfile's fallback).
+# mic tests), espeak-ng and sox (test speech), libsndfile (soundfile's fallback), jq (the
+# README's jq example runs as a test).
 set -euo pipefail
-packages=(pulseaudio pulseaudio-utils libasound2-plugins libportaudio2 espeak-ng sox libsndfile1)
+packages=(pulseaudio pulseaudio-utils libasound2-plugins libportaudio2 espeak-ng sox libsndfile1 jq)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
