@@ -133,6 +133,7 @@ class AsyncLiveClient:
         open_timeout: float = 10.0,
         headers: Mapping[str, str] | None = None,
         reconnect: ReconnectPolicy | bool | None = None,
+        auto_flush: float | None = None,
         _owner: Any = None,
         _sink: Callable[[LiveTranscriptionEvents, Any], None] | None = None,
     ) -> None:
@@ -172,6 +173,9 @@ class AsyncLiveClient:
         self.policy: ReconnectPolicy | None = (
             ReconnectPolicy() if reconnect is True else (reconnect or None)
         )
+        #: Send Finalize when an interim result has had no final for this many seconds.
+        self.auto_flush = auto_flush
+        self._flush_at: float | None = None
         self._all_headers: dict[str, str] = {}
         self._replay: ReplayBuffer | None = None
         self._retimer = Retimer()
@@ -304,6 +308,8 @@ class AsyncLiveClient:
         self._tasks = [self._recv_task]
         if self.keepalive:
             self._tasks.append(asyncio.create_task(self._keepalive(), name="dgstream-keepalive"))
+        if self.auto_flush:
+            self._tasks.append(asyncio.create_task(self._auto_flush(), name="dgstream-autoflush"))
         return True
 
     async def _report_start_failure(self, exc: DgstreamError) -> None:
@@ -394,9 +400,14 @@ class AsyncLiveClient:
                 event = retimer.event(parse_message(message))
                 if event is None:
                     continue
-                if replay is not None and isinstance(event, LiveResultResponse) and event.is_final:
-                    replay.commit(event.channel_number, event.start + event.duration)
-                    self._room.set()
+                if isinstance(event, LiveResultResponse):
+                    if event.is_final:
+                        self._flush_at = None
+                        if replay is not None:
+                            replay.commit(event.channel_number, event.start + event.duration)
+                            self._room.set()
+                    elif self.auto_flush and event.transcript and self._flush_at is None:
+                        self._flush_at = asyncio.get_running_loop().time() + self.auto_flush
                 self._deliver(EVENT_OF[type(event)], event)
         except ConnectionClosed:
             pass
@@ -564,6 +575,25 @@ class AsyncLiveClient:
                 if self.policy is None or self.close_error is not None or self._close_emitted:
                     return
                 await asyncio.sleep(0.05)  # a reconnect is about to start
+
+    async def _auto_flush(self) -> None:
+        """The v3 SDK's auto-flush (`auto_flush_reply_delta`), without its deadlock (defect 5):
+        an interim result left without a final for `auto_flush` seconds gets a Finalize."""
+        assert self.auto_flush is not None
+        loop = asyncio.get_running_loop()
+        while not self._closing:
+            due = self._flush_at
+            if due is None or self.reconnecting:
+                await asyncio.sleep(min(self.auto_flush, 0.25))
+                continue
+            if loop.time() < due:
+                await asyncio.sleep(due - loop.time())
+                continue
+            self._flush_at = None
+            try:
+                await self._send_text(finalize_message())
+            except DgstreamError:
+                return
 
     # -- sending ------------------------------------------------------------------
     def is_open(self) -> bool:

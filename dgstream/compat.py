@@ -39,7 +39,8 @@ class DeepgramClientOptions:
     """Client configuration: key, base URL (`DEEPGRAM_HOST`), extra headers, and options.
 
     Options understood: `keepalive` ("true"/"false"), `keepalive_interval` (seconds),
-    `finish_timeout` (seconds).
+    `finish_timeout` (seconds), `auto_flush_reply_delta` (milliseconds: send Finalize when
+    an interim result has waited that long for its final).
     """
 
     def __init__(
@@ -76,6 +77,9 @@ class DeepgramClientOptions:
             kwargs["keepalive_interval"] = float(self.options["keepalive_interval"])
         if "finish_timeout" in self.options:
             kwargs["finish_timeout"] = float(self.options["finish_timeout"])
+        delta = self.options.get("auto_flush_reply_delta")
+        if delta not in (None, "", 0, "0"):
+            kwargs["auto_flush"] = float(delta) / 1000.0  # milliseconds in the v3 SDK
         return kwargs
 
 

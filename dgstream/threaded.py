@@ -41,9 +41,11 @@ class LiveClient:
         open_timeout: float = 10.0,
         headers: Mapping[str, str] | None = None,
         reconnect: ReconnectPolicy | bool | None = None,
+        auto_flush: float | None = None,
     ) -> None:
         self._config: dict[str, Any] = {
             "reconnect": reconnect,
+            "auto_flush": auto_flush,
             "api_key": api_key,
             "url": url,
             "access_token": access_token,

@@ -250,13 +250,14 @@ def test_keepalive_outlives_idle_timeout_and_silence_gets_net0001() -> None:
             await client.send(bursts([(0.3, "voice")]))
             await asyncio.sleep(2.5)
             alive = await client.is_connected()
-            await client.finish()
+            client.finished_cleanly = await client.finish()  # type: ignore[attr-defined]
             return alive, errors, client
 
         alive, errors, client = asyncio.run(idle(True))
         assert alive is True and errors == []
         assert srv.logbook[-1].controls.count("KeepAlive") >= 4
         assert client.close_code == 1000
+        assert client.finished_cleanly is True  # type: ignore[attr-defined]  # v3 defect 4
 
         alive, errors, client = asyncio.run(idle(False))
         assert alive is False
@@ -432,3 +433,28 @@ def test_undecodable_audio_close_is_explained(server: DeepgramServer) -> None:
     assert client.close_code == 1008
     assert client.close_reason.startswith("DATA-0000")
     assert client.close_error is not None and "--encoding" in client.close_error.explanation
+
+
+def test_auto_flush_finalizes_a_waiting_interim_without_deadlock(server: DeepgramServer) -> None:
+    # The v3 SDK's auto_flush_reply_delta deadlocked its threaded client (defect 5).
+    from dgstream import DeepgramClient, DeepgramClientOptions
+
+    options = DeepgramClientOptions(url=server.url, options={"auto_flush_reply_delta": 500})
+    client = DeepgramClient("", options).listen.websocket.v("1")
+    finals: list[LiveResultResponse] = []
+    client.on(
+        LiveTranscriptionEvents.Transcript,
+        lambda c, result, **kw: finals.append(result) if result.is_final and result.words else None,
+    )
+    # No endpointing: only a Finalize can end the span before its 5 s maximum.
+    client.start(RAW.replace_with(interim_results=True, endpointing=False))
+    for chunk in chunks(bursts([(1.4, "voice"), (0.4, "silence")])):
+        client.send(chunk)
+    deadline = time.monotonic() + 5
+    while not finals and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert client.finish() is True
+    assert finals and finals[0].from_finalize is True
+    assert [w.word for w in finals[0].words] == ["alpha", "bravo", "charlie", "delta"]
+    assert "Finalize" in server.logbook[-1].controls
+    assert dgstream_threads() == []
