@@ -37,6 +37,8 @@ def test_bad_urls_are_rejected(bad: str) -> None:
 
 
 def test_redaction_hides_credentials() -> None:
-    out = redact_headers({"Authorization": "Token sekrit123", "Sec-WebSocket-Protocol": "token, sekrit123", "X": "y"})
+    out = redact_headers(
+        {"Authorization": "Token sekrit123", "Sec-WebSocket-Protocol": "token, sekrit123", "X": "y"}
+    )
     assert "sekrit123" not in repr(out)
     assert out["Authorization"] == "Token ***" and out["X"] == "y"
