@@ -362,6 +362,8 @@ class Session:
         self.interrupted = False
         self.stdout_closed = False
         self.signals = 0
+        #: With --local, the engine's model: what the status line names instead of --model.
+        self.local_model = ""
         self._output_file: TextIO | None = None
 
     # -- setup -------------------------------------------------------------------------
@@ -410,7 +412,7 @@ class Session:
         multichannel = bool(self.options.multichannel)
         self.state = SessionState(
             source=self.source.description,
-            model=str(self.options.model or ""),
+            model=self.local_model or str(self.options.model or ""),
             level=self.source.level if self.request.source.kind == "mic" else None,
         )
         if self.format == "live":
@@ -483,6 +485,7 @@ class Session:
         from .server import ServerConfig, running_server
 
         engine = local_engine()
+        self.local_model = f"local {engine.model.name}"
         if self.options.language and not self.options.language.lower().startswith("en"):
             self._note(
                 f"the local engine understands English only; --language {self.options.language} is ignored"
