@@ -214,15 +214,22 @@ class FileSource:
     `speed` 1.0 is real time, 2.0 twice as fast, 0 unpaced (as fast as the consumer
     takes it). Chunks are `chunk_ms` of audio, each released when its last sample
     would have been heard, scheduled from one monotonic start so pacing never drifts.
+    `chunk_ms` defaults to 100 ms paced and 1 s unpaced: nothing waits on a chunk then,
+    and a tenth of the blocks to decode and frames to send takes an hour's file from
+    1.4 s to 0.6 s (docs/PERFORMANCE.md; PROTOCOL §3 allows any frame size).
     `file_offsets` gives each file's start within the stream, in seconds of audio:
     estimated from the headers at first and corrected as each file begins.
     """
 
-    def __init__(self, paths: Sequence[Path | str], speed: float = 1.0, chunk_ms: int = 100):
+    def __init__(
+        self, paths: Sequence[Path | str], speed: float = 1.0, chunk_ms: int | None = None
+    ):
         if not paths:
             raise AudioError("no audio files given.")
         if not (speed >= 0 and math.isfinite(speed)):
             raise AudioError(f"speed must be 0 (unpaced) or a positive factor, not {speed}.")
+        if chunk_ms is None:
+            chunk_ms = 100 if speed else 1000
         if not 10 <= chunk_ms <= 1000:
             raise AudioError(f"chunk size {chunk_ms} ms is out of range: use 10 to 1000 ms.")
         self._sf = _import_soundfile()
