@@ -283,14 +283,15 @@ class FileSource:
         self.level = 0.0
         self.overflows = 0
         self._stopped = threading.Event()
-        self._wakeup: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # while chunks() runs
+        self._sleeper: asyncio.Future[None] | None = None  # the pacing sleep under way
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """The files' audio, paced unless speed is 0; ends after the last file or on stop()."""
         if self._stopped.is_set():
             return
         loop = asyncio.get_running_loop()
-        self._wakeup = (loop, asyncio.Event())
+        self._loop = loop
         try:
             if self.format.encoding is None:
                 async for chunk in self._pass_through(self._probes[0].path):
@@ -299,7 +300,7 @@ class FileSource:
                 async for chunk in self._decoded(loop):
                     yield chunk
         finally:
-            self._wakeup = None
+            self._loop = None
             self.current_file = None
 
     async def _decoded(self, loop: asyncio.AbstractEventLoop) -> AsyncIterator[bytes]:
@@ -358,22 +359,38 @@ class FileSource:
                 yield data
 
     async def _wait_until(self, loop: asyncio.AbstractEventLoop, due: float) -> bool:
-        """Sleep until `due` (loop time); False if stop() came first."""
-        delay = due - loop.time()
-        wakeup = self._wakeup
-        if delay > 0 and wakeup is not None:
+        """Sleep until `due` (loop time); False if stop() came first.
+
+        One timer and one future per chunk (`asyncio.wait_for` around an Event made a
+        Task, a timeout and a cancellation every chunk).
+        """
+        if due > loop.time() and not self._stopped.is_set():
+            sleeper: asyncio.Future[None] = loop.create_future()
+            timer = loop.call_at(due, _resolve, sleeper)
+            self._sleeper = sleeper
             try:
-                await asyncio.wait_for(wakeup[1].wait(), delay)
-            except asyncio.TimeoutError:
-                pass
+                await sleeper
+            finally:
+                timer.cancel()
+                self._sleeper = None
         return not self._stopped.is_set()
+
+    def _wake(self) -> None:
+        """On the loop: end the current sleep (stop() was called)."""
+        if self._sleeper is not None:
+            _resolve(self._sleeper)
 
     def stop(self) -> None:
         """End the stream at the next chunk (safe from any thread)."""
         self._stopped.set()
-        wakeup = self._wakeup
-        if wakeup is not None:
+        loop = self._loop
+        if loop is not None:
             try:
-                wakeup[0].call_soon_threadsafe(wakeup[1].set)
+                loop.call_soon_threadsafe(self._wake)
             except RuntimeError:
                 pass
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
