@@ -52,7 +52,7 @@ def test_live_view_commits_finals_and_shows_interim_and_status(
     # Mid-stream: the interim line above the two status lines, updated in place.
     interim, status, details = interim_screen[-3:]
     assert re.fullmatch(r"\[00:00\.0\] alpha( \w+)*", interim), interim_screen
-    assert re.match(r"● streaming │ \d\d:\d\d\.\d sent │ lag \d+\.\d s", status)
+    assert re.match(r"● streaming │ \d\d:\d\d sent │ lag \d+\.\d s", status)
     assert details.startswith("file: live.wav, 16000 Hz, 1 ch, 6.6 s, 1x │ nova-3 │ request ")
     assert details.endswith(log.request_id[: len(details) - details.index("request ") - 8])
     # A final is committed above the live region, which stays at the bottom.

@@ -191,7 +191,7 @@ def test_live_view_draws_interim_problems_and_status() -> None:
     lines = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
     assert lines[0] == "[00:11.0] so this is"
     assert lines[1] == "✖ the server ended the stream"
-    assert lines[2].startswith("● streaming │ 00:12.0 sent │ lag 1.5 s │ level ")
+    assert lines[2].startswith("● streaming │ 00:12 sent │ lag 1.5 s │ level ")
     assert lines[2].endswith("│ 2 overflows")
     assert lines[3] == "mic: vmic, 16000 Hz, 1 ch │ nova-3 │ request rid-1"
     view.changes([InterimChanged(0, "", 11.0)])

@@ -1,18 +1,20 @@
 """The live view: finals scroll up, the interim line and a status line update in place.
 
 Built on rich's `Live` the way `rich.progress` is (STYLE §6): the view keeps state
-under a lock and `Live(get_renderable=...)` draws it at most `REFRESH_PER_SECOND`
-times a second from rich's refresh thread. Committed finals go through
-`live.console.print`, which prints them above the live region, so they stay in the
-terminal's scrollback. The region is transient: at exit it is cleared, leaving the
-finals and the summary that the runner prints on stderr.
+under a lock and a `Live` draws it at most `REFRESH_PER_SECOND` times a second from
+rich's refresh thread, skipping the redraw when nothing it shows has changed (the
+status clock counts whole seconds, so it changes once a second). Committed finals go
+through `live.console.print`, which prints them above the live region, so they stay
+in the terminal's scrollback. The region is transient: at exit it is cleared,
+leaving the finals and the summary that the runner prints on stderr.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -21,7 +23,7 @@ from rich.text import Text
 from ..transcript import Change, InterimChanged, Segment, SegmentCommitted
 from . import Renderer, SessionState, clock, speaker_label
 
-__all__ = ["REFRESH_PER_SECOND", "LiveView", "level_meter", "speaker_style"]
+__all__ = ["REFRESH_PER_SECOND", "LiveView", "level_meter", "speaker_style", "status_clock"]
 
 #: The issue asks for at most 10 refreshes a second; 8 looks smooth and leaves headroom.
 REFRESH_PER_SECOND = 8
@@ -41,6 +43,19 @@ def speaker_style(speaker: int) -> str:
     return SPEAKER_STYLES[speaker % len(SPEAKER_STYLES)]
 
 
+def status_clock(seconds: float) -> str:
+    """`mm:ss`, or `h:mm:ss` from one hour on: the status line's count of audio sent.
+
+    Whole seconds, so the line changes once a second rather than at every chunk; the
+    `--timestamps` prefix (`clock`) keeps tenths.
+    """
+    minutes, sec = divmod(int(max(0.0, seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}:{minutes:02d}:{sec:02d}"
+    return f"{minutes:02d}:{sec:02d}"
+
+
 def level_meter(level: float, width: int = 8) -> str:
     """An input level meter: RMS 0..1 shown on a -60..0 dBFS scale, `width` cells."""
     import math
@@ -53,6 +68,51 @@ def level_meter(level: float, width: int = 8) -> str:
         out += _BARS[int((cells - full) * (len(_BARS) - 1))]
         out += " " * (width - full - 1)
     return out
+
+
+#: What the live region shows, as plain values: interim lines, problems, status parts.
+Snapshot = tuple[
+    tuple[tuple[int, tuple[str, float]], ...],
+    tuple[str, ...],
+    tuple[tuple[tuple[str, str], ...], str],
+]
+
+
+class _ChangedLive(Live):
+    """rich's Live, whose refreshes skip the redraw when the region would look the same.
+
+    Each redraw renders and writes the whole region; 8 a second whatever changed was
+    half the cost of running with the view (docs/PERFORMANCE.md). `snapshot()` is
+    cheap (plain values, no rich objects); `draw(snapshot)` builds the renderable only
+    when the snapshot differs from the one on screen.
+    """
+
+    def __init__(
+        self,
+        snapshot: Callable[[], Snapshot],
+        draw: Callable[[Snapshot], RenderableType],
+        **kwargs: Any,
+    ) -> None:
+        self._snapshot = snapshot
+        self._draw = draw
+        self._shown: object = None
+        self._frame: RenderableType = Group()
+        super().__init__(get_renderable=self._current, **kwargs)
+
+    def _current(self) -> RenderableType:
+        return self._frame
+
+    def refresh(self) -> None:
+        snap = self._snapshot()
+        key = (snap, self.console.size)  # a resized terminal is redrawn
+        if key == self._shown:
+            return
+        self._shown, self._frame = key, self._draw(snap)
+        super().refresh()
+
+    def stop(self) -> None:
+        self._shown = None  # the last refresh, in stop(), always draws
+        super().stop()
 
 
 class LiveView(Renderer):
@@ -80,9 +140,10 @@ class LiveView(Renderer):
         # Redirect stderr into the view only when it is the same terminal; otherwise
         # diagnostics (--debug) would land on stdout instead of where stderr points.
         same_tty = self.console.is_terminal and sys.stderr.isatty()
-        self._live = Live(
+        self._live = _ChangedLive(
+            self._snapshot,
+            self._draw,
             console=self.console,
-            get_renderable=self._render,
             refresh_per_second=REFRESH_PER_SECOND,
             transient=True,
             redirect_stdout=True,
@@ -132,35 +193,49 @@ class LiveView(Renderer):
 
     def status_lines(self) -> tuple[Text, Text]:
         """Two lines: state, audio sent, lag, level; then source, model, request id."""
+        return self._status_text(self._status())
+
+    def _status(self) -> tuple[tuple[tuple[str, str], ...], str]:
+        """The status lines as plain values: the first line's (text, style) parts, the second."""
         s = self.state
-        first = Text(no_wrap=True, overflow="ellipsis")
-        first.append(f"● {s.state}", style=_STATE_STYLES.get(s.state, ""))
-        parts: list[tuple[str, str]] = []
+        parts: list[tuple[str, str]] = [(f"● {s.state}", _STATE_STYLES.get(s.state, ""))]
         if s.audio_seconds is not None:
-            parts.append((f"{clock(s.audio_seconds)} sent", ""))
+            parts.append((f"{status_clock(s.audio_seconds)} sent", ""))
         else:
             parts.append((f"{s.bytes_sent / 1024:.0f} KiB sent", ""))
         lag = s.lag
         if lag is not None and s.state in ("streaming", "finishing"):
+            # In half seconds: in tenths it changed with every chunk sent, and so did the view.
+            lag = round(lag * 2) / 2
             parts.append((f"lag {lag:.1f} s", "yellow" if lag > 3 else ""))
         if s.level is not None:
             parts.append((f"level {level_meter(s.level)}", "green"))
         if s.overflows:
             parts.append((f"{s.overflows} overflows", "bold yellow"))
-        for text, style in parts:
-            first.append(" │ ", style="dim")
-            first.append(text, style=style)
-        second = Text(no_wrap=True, overflow="ellipsis", style="dim")
         details = [x for x in (s.source, s.model) if x]
         if s.request_id:
             details.append(f"request {s.request_id}")
-        second.append(" │ ".join(details))
+        return tuple(parts), " │ ".join(details)
+
+    @staticmethod
+    def _status_text(status: tuple[tuple[tuple[str, str], ...], str]) -> tuple[Text, Text]:
+        parts, details = status
+        first = Text(no_wrap=True, overflow="ellipsis")
+        for i, (text, style) in enumerate(parts):
+            if i:
+                first.append(" │ ", style="dim")
+            first.append(text, style=style)
+        second = Text(details, no_wrap=True, overflow="ellipsis", style="dim")
         return first, second
 
-    def _render(self) -> RenderableType:
+    def _snapshot(self) -> Snapshot:
         with self._lock:
-            interim = sorted(self._interim.items())
-            problems = list(self._problems[-3:])
+            interim = tuple(sorted(self._interim.items()))
+            problems = tuple(self._problems[-3:])
+        return interim, problems, self._status()
+
+    def _draw(self, snapshot: Snapshot) -> RenderableType:
+        interim, problems, status = snapshot
         rows: list[RenderableType] = []
         for channel, (text, start) in interim:
             line = self._labels(start, channel, None)
@@ -168,5 +243,8 @@ class LiveView(Renderer):
             rows.append(line)
         for problem in problems:
             rows.append(Text(f"✖ {problem}", style="bold red"))
-        rows.extend(self.status_lines())
+        rows.extend(self._status_text(status))
         return Group(*rows)
+
+    def _render(self) -> RenderableType:
+        return self._draw(self._snapshot())
