@@ -573,4 +573,24 @@ def raw_main(args: list[str] | None = None) -> int:
 
 def main() -> NoReturn:
     """The `dgstream` console script."""
-    sys.exit(raw_main())
+    args = sys.argv[1:]
+    status = raw_main(args)
+    command = next((arg for arg in args if not arg.startswith("-")), None)
+    if command in ("mic", "stdin", "file", "demo"):
+        # A streaming command is done when raw_main returns: the runner has closed its
+        # files (--output, --save-audio), its threads are joined (--local's server) or
+        # daemons with nothing left to do (the stdin reader, the mic's stopper), and the
+        # summary is printed. What is left is the interpreter's teardown, 35-55 ms of
+        # module and object finalisation between the end of input and the shell
+        # prompt (docs/PERFORMANCE.md). So flush stdio and leave at once. Other
+        # commands (serve: executor threads, its --log file) exit the normal way.
+        import os
+
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            try:
+                if stream is not None:
+                    stream.flush()
+            except (OSError, ValueError):
+                pass  # the reader went away (a closed pipe) or the stream is closed
+        os._exit(status)
+    sys.exit(status)
