@@ -14,6 +14,8 @@ is at or above a threshold in dBFS (full scale = 32768).
 
 from __future__ import annotations
 
+import functools
+import math
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -306,8 +308,29 @@ def frame_dbfs(samples: npt.NDArray[np.int16], frame_len: int) -> npt.NDArray[np
 def voiced_frames(
     samples: npt.NDArray[np.int16], frame_len: int, threshold_dbfs: float = DEFAULT_THRESHOLD_DBFS
 ) -> npt.NDArray[np.bool_]:
-    """Per complete frame: is its RMS level at or above `threshold_dbfs`?"""
-    return frame_dbfs(samples, frame_len) >= threshold_dbfs
+    """Per complete frame: is its RMS level at or above `threshold_dbfs`?
+
+    The same decision as `frame_dbfs(...) >= threshold_dbfs`, taken on each frame's sum
+    of squares (exact in float64) against the sum that level needs: three numpy calls
+    instead of nine, about half the cost (the server runs this on every frame).
+    """
+    n = len(samples) // frame_len
+    if n == 0:
+        return np.zeros(0, dtype=np.bool_)
+    x = samples[: n * frame_len].reshape(n, frame_len).astype(np.float64)
+    energy = np.einsum("ij,ij->i", x, x)
+    voiced: npt.NDArray[np.bool_] = energy >= _energy_floor(frame_len, threshold_dbfs)
+    return voiced
+
+
+@functools.lru_cache(maxsize=64)
+def _energy_floor(frame_len: int, threshold_dbfs: float) -> float:
+    """The sum of squares (int16 units) of a `frame_len` frame at `threshold_dbfs`:
+    20·log10(sqrt(Σx²/n)/32768 + 1e-10) >= T  ⟺  Σx² >= n·(32768·(10^(T/20) − 1e-10))²."""
+    amplitude = float(10.0 ** (threshold_dbfs / 20.0)) - 1e-10
+    if amplitude <= 0:
+        return -math.inf  # a threshold at or below the 1e-10 floor: every frame is voiced
+    return frame_len * (32768.0 * amplitude) ** 2
 
 
 class EnergyDetector:

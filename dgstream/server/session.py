@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
-from .decode import DEFAULT_THRESHOLD_DBFS, DecodeError, Decoder, frame_dbfs, voiced_frames
+from .decode import DEFAULT_THRESHOLD_DBFS, DecodeError, Decoder, voiced_frames
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -213,7 +213,7 @@ class _Track:
         out: list[dict[str, Any]] = []
         if len(self.rest):
             f = len(self.rest)
-            voiced = bool(frame_dbfs(self.rest, f)[0] >= self.s.tuning.threshold_dbfs)
+            voiced = bool(voiced_frames(self.rest, f, self.s.tuning.threshold_dbfs)[0])
             self._data, self._fed, self._cur = self.rest, 0, f
             self._step(voiced, f, out)
             self._sync()
