@@ -68,7 +68,7 @@ def test_real_time_local_stream_sends_interims_before_finals_with_monotonic_time
     assert wer(PARAGRAPH, text) <= 0.15
 
 
-SENTENCES = "The birch canoe slid on the smooth planks. Glue the sheet to the dark blue background."
+SENTENCES = "Good morning. Today we are testing the microphone with the offline speech engine. The results should appear on the screen."
 
 
 def test_mic_with_local_transcribes_speech(pulse_mic: PulseMic, tmp_path: Path) -> None:
