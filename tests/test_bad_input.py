@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers import SCRIPT, bursts, clean_env, dgstream_cmd, write_wav
 from misbehaving import (
     close_at_once,
     send_huge_message,
@@ -32,7 +33,6 @@ from misbehaving import (
     ws_server,
 )
 from pulse import PulseMic, pulse_mic
-from test_cli_helpers import SCRIPT, bursts, clean_env, dgstream_cmd, write_wav
 
 from dgstream.server import Faults, ServerConfig, load_engine, running_server
 from dgstream.status import ExitStatus as X

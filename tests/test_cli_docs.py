@@ -5,8 +5,6 @@ with a real capture device instead; `dgstream serve` examples are started on a f
 port and stopped once they listen. The example files (talk.wav, ...) are made here.
 """
 
-# Fixtures are imported from the helper module, so their parameters shadow the imports.
-# ruff: noqa: F401, F811
 from __future__ import annotations
 
 import os
@@ -20,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pulse import PulseMic, pulse_mic
-from test_cli_helpers import bursts, clean_env, server, write_wav
+from helpers import bursts, clean_env, write_wav
+from pulse import PulseMic
 
 DOC = Path(__file__).resolve().parent.parent / "README.md"
 SPEECH = "The birch canoe slid on the smooth planks."

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
-from test_cli_helpers import SCRIPT, bursts, write_wav
+from helpers import SCRIPT, bursts, write_wav
 from typer.testing import CliRunner
 
 from dgstream.cli import Encoding, app

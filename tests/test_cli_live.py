@@ -1,8 +1,8 @@
 """The live view, checked from a captured terminal: the CLI runs on a pty and a small
-terminal emulator (test_cli_helpers.Screen) replays what it drew."""
+terminal emulator (helpers.Screen) replays what it drew."""
 
 # Fixtures are imported from the helper module, so their parameters shadow the imports.
-# ruff: noqa: F401, F811
+# ruff: noqa: F401
 from __future__ import annotations
 
 import re
@@ -10,14 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from test_cli_helpers import (
-    PtyProcess,
-    audio_dir,
-    bursts,
-    expected_lines,
-    server,
-    write_wav,
-)
+from helpers import PtyProcess, bursts, expected_lines, write_wav
 
 from dgstream.render import clock
 

@@ -1,7 +1,7 @@
 """--help/--version stay light, `serve`, credentials and config, and the exit codes."""
 
 # Fixtures are imported from the helper module, so their parameters shadow the imports.
-# ruff: noqa: F401, F811
+# ruff: noqa: F401
 from __future__ import annotations
 
 import os
@@ -13,16 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_cli_helpers import (
-    SCRIPT,
-    audio_dir,
-    clean_env,
-    dgstream_cmd,
-    expected_lines,
-    run,
-    server,
-    two_bursts,
-)
+from helpers import SCRIPT, clean_env, dgstream_cmd, expected_lines, run
 
 from dgstream import __version__
 from dgstream.server import Faults, ServerConfig, load_engine, running_server

@@ -1,7 +1,7 @@
 """The output formats for scripts, checked for content and syntax (CLI in a subprocess)."""
 
 # Fixtures are imported from the helper module, so their parameters shadow the imports.
-# ruff: noqa: F401, F811
+# ruff: noqa: F401
 from __future__ import annotations
 
 import json
@@ -11,53 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_cli_helpers import (
+from helpers import (
     SCRIPT,
     WORDS,
-    audio_dir,
     bursts,
     clean_env,
     dgstream_cmd,
     expected_lines,
+    parse_captions,
     run,
-    server,
-    two_bursts,
     write_wav,
 )
 
 from dgstream.server import ServerConfig, load_engine, running_server
-
-SRT_TIME = r"(\d{2}):(\d{2}):(\d{2}),(\d{3})"
-VTT_TIME = r"(\d{2}):(\d{2}):(\d{2})\.(\d{3})"
-
-
-def _seconds(groups: tuple[str, ...]) -> float:
-    h, m, s, ms = map(int, groups)
-    assert m < 60 and s < 60
-    return h * 3600 + m * 60 + s + ms / 1000
-
-
-def parse_captions(text: str, kind: str) -> list[tuple[int, float, float, list[str]]]:
-    """Parse SRT or WebVTT strictly: numbered cues, valid times, 1-2 text lines each."""
-    if kind == "vtt":
-        assert text.startswith("WEBVTT\n\n"), text[:20]
-        text = text[len("WEBVTT\n\n") :]
-        stamp = VTT_TIME
-    else:
-        stamp = SRT_TIME
-    assert text.endswith("\n\n")
-    cues = []
-    for block in text[:-2].split("\n\n"):
-        number, times, *lines = block.split("\n")
-        m = re.fullmatch(f"{stamp} --> {stamp}", times)
-        assert m, times
-        start, end = _seconds(m.groups()[:4]), _seconds(m.groups()[4:])
-        assert 0 <= start < end, times
-        assert 1 <= len(lines) <= 2 and all(0 < len(line) <= 42 for line in lines), lines
-        assert "-->" not in " ".join(lines)
-        cues.append((int(number), start, end, lines))
-    assert [c[0] for c in cues] == list(range(1, len(cues) + 1))
-    return cues
 
 
 def test_text_is_one_line_per_final_flushed_as_it_arrives(server: Any, two_bursts: Path) -> None:

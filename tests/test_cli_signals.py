@@ -1,7 +1,6 @@
 """Stopping: Ctrl-C and SIGTERM sent to a real subprocess in the middle of a stream."""
 
 # Fixtures are imported from the helper module, so their parameters shadow the imports.
-# ruff: noqa: F401, F811
 from __future__ import annotations
 
 import signal
@@ -12,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_cli_helpers import SCRIPT, WORDS, audio_dir, bursts, clean_env, dgstream_cmd, write_wav
+from helpers import SCRIPT, WORDS, bursts, clean_env, dgstream_cmd, write_wav
 
 from dgstream.server import Faults, ServerConfig, load_engine, running_server
 from dgstream.status import ExitStatus

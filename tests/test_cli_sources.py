@@ -5,8 +5,6 @@ WAV container through a real pipe, a stall kept alive, a terminal refused) and t
 microphone through a real capture device (PulseAudio's virtual "vmic").
 """
 
-# Fixtures are imported from the helper modules, so their parameters shadow the imports.
-# ruff: noqa: F401, F811
 from __future__ import annotations
 
 import signal
@@ -18,20 +16,17 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile
-from pulse import PulseMic, pulse_mic
-from test_cli_helpers import (
+from helpers import (
     WORDS,
     PtyProcess,
-    audio_dir,
     bursts,
     clean_env,
     dgstream_cmd,
     expected_lines,
     run,
-    server,
-    two_bursts,
     write_wav,
 )
+from pulse import PulseMic
 
 from dgstream.status import ExitStatus
 

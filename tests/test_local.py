@@ -1,6 +1,5 @@
 """Offline transcription through `--local`: real speech, the real protocol path, no key."""
 
-# ruff: noqa: F401, F811
 from __future__ import annotations
 
 import json
@@ -8,13 +7,12 @@ import re
 from pathlib import Path
 
 import pytest
-from test_cli_helpers import clean_env, dgstream_cmd, run
+from helpers import PARAGRAPH, clean_env, dgstream_cmd, run
 
 pytest.importorskip("moonshine_voice")
 jiwer = pytest.importorskip("jiwer")
 
-from pulse import PulseMic, pulse_mic  # noqa: E402
-from test_moonshine_engine import PARAGRAPH  # noqa: E402
+from pulse import PulseMic  # noqa: E402
 
 ASSETS = Path(pytest.importorskip("moonshine_voice").__file__).parent / "assets"
 TWO_CITIES = ASSETS / "two_cities.wav"

@@ -20,21 +20,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers import PARAGRAPH
 
 from dgstream.server.engine import EngineWord
 from dgstream.server.moonshine import MOONSHINE_RATE, MoonshineEngine, MoonshineStream, _Resampler
 
-#: The opening paragraph of A Tale of Two Cities: what two_cities.wav reads (44.4 s).
-PARAGRAPH = (
-    "It was the best of times, it was the worst of times, it was the age of wisdom, "
-    "it was the age of foolishness, it was the epoch of belief, it was the epoch of "
-    "incredulity, it was the season of Light, it was the season of Darkness, it was the "
-    "spring of hope, it was the winter of despair, we had everything before us, we had "
-    "nothing before us, we were all going direct to Heaven, we were all going direct the "
-    "other way - in short, the period was so far like the present period, that some of "
-    "its noisiest authorities insisted on its being received, for good or for evil, in "
-    "the superlative degree of comparison only."
-)
 #: The first 13.17 s end in the pause after "incredulity".
 EXCERPT_SECONDS = 13.17
 EXCERPT = PARAGRAPH[: PARAGRAPH.index(", it was the season")]

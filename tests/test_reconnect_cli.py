@@ -1,8 +1,6 @@
 """Reconnect through the command line: `dgstream file --speed 0` with ten drops, and a `mic`
 session (a real capture device) that outlives a server restart with no gap."""
 
-# Fixtures are imported from the helper module, so their parameters shadow the imports.
-# ruff: noqa: F401, F811
 from __future__ import annotations
 
 import json
@@ -15,8 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pulse import PulseMic, pulse_mic
-from test_cli_helpers import clean_env, dgstream_cmd, write_wav
+from helpers import clean_env, dgstream_cmd, write_wav
+from pulse import PulseMic
 
 from dgstream.server import DeepgramServer, Faults, ServerConfig, running_server
 from dgstream.server.tones import VOCABULARY, ToneEngine, tone_audio

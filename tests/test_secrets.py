@@ -1,15 +1,12 @@
 """Secrets stay secret: a distinctive key, given every way dgstream takes one, never shows
 up in stdout, stderr, logs, the server's records, URLs or any file dgstream writes."""
 
-# Fixtures are imported from the helper module, so their parameters shadow the imports.
-# ruff: noqa: F401, F811
 from __future__ import annotations
 
 import asyncio
 import io
 import json
 import logging
-import os
 import signal
 import subprocess
 import time
@@ -17,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pulse import PulseMic, pulse_mic
-from test_cli_helpers import bursts, clean_env, dgstream_cmd, write_wav
+from helpers import bursts, clean_env, dgstream_cmd, write_wav
+from pulse import PulseMic
 
 from dgstream import AsyncLiveClient, AuthError, LiveClient, LiveOptions
 from dgstream.server import DeepgramServer, ServerConfig, load_engine, running_server

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from audio_fixtures import bursts
-from test_cli_helpers import clean_env, dgstream_cmd
+from helpers import clean_env, dgstream_cmd
 from websockets.asyncio.client import connect
 
 AUDIO = bursts([(0.3, "voice"), (0.2, "silence")])

@@ -10,8 +10,7 @@ import wave
 from pathlib import Path
 
 import pytest
-from test_cli_helpers import SCRIPT, bursts, clean_env, dgstream_cmd, write_wav
-from test_cli_outputs import parse_captions
+from helpers import SCRIPT, bursts, clean_env, dgstream_cmd, parse_captions, write_wav
 
 from dgstream.server import Faults, ServerConfig, load_engine, running_server
 from dgstream.status import ExitStatus

@@ -1,7 +1,7 @@
 """Helpers for the command-line tests: test audio, a loopback server, the CLI in a
 subprocess (plain pipes or a pty), and a small terminal emulator for the live view.
 
-The tests at the bottom pin the emulator itself, since other tests trust its screen.
+Fixtures live in conftest.py; the emulator's own tests in test_screen.py.
 """
 
 from __future__ import annotations
@@ -14,15 +14,23 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import pytest
 
-from dgstream.server import ServerConfig, load_engine, running_server
+#: The opening paragraph of A Tale of Two Cities: what two_cities.wav reads (44.4 s).
+PARAGRAPH = (
+    "It was the best of times, it was the worst of times, it was the age of wisdom, "
+    "it was the age of foolishness, it was the epoch of belief, it was the epoch of "
+    "incredulity, it was the season of Light, it was the season of Darkness, it was the "
+    "spring of hope, it was the winter of despair, we had everything before us, we had "
+    "nothing before us, we were all going direct to Heaven, we were all going direct the "
+    "other way - in short, the period was so far like the present period, that some of "
+    "its noisiest authorities insisted on its being received, for good or for evil, in "
+    "the superlative degree of comparison only."
+)
 
 RATE = 16000
 #: Scripted engine text: the tone bursts below get these words in order, three per burst.
@@ -103,23 +111,6 @@ def run(
         done.stdout.decode("utf-8", "replace"),
         done.stderr.decode("utf-8", "replace"),
     )
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Any]:
-    """A scripted server on a free loopback port (one per test module)."""
-    with running_server(ServerConfig(port=0, engine=load_engine("scripted", script=SCRIPT))) as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def audio_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("audio")
-
-
-@pytest.fixture(scope="module")
-def two_bursts(audio_dir: Path) -> Path:
-    return write_wav(audio_dir / "two.wav", bursts(2))
 
 
 # -- a pty, and a terminal emulator good enough for rich's Live --------------------------
@@ -290,15 +281,35 @@ class PtyProcess:
         os.close(self.master)
 
 
-# -- the emulator's own tests ---------------------------------------------------------------
-def test_screen_follows_cursor_up_and_erase_line() -> None:
-    screen = Screen()
-    screen.feed("final one\ninterim\x1b[2K\r\x1b[1A\x1b[2K")
-    screen.feed("final two\n")
-    assert screen.text()[:2] == ["final two", ""]
+# -- captions -------------------------------------------------------------------------
+SRT_TIME = r"(\d{2}):(\d{2}):(\d{2}),(\d{3})"
+VTT_TIME = r"(\d{2}):(\d{2}):(\d{2})\.(\d{3})"
 
 
-def test_screen_ignores_colours_and_modes() -> None:
-    screen = Screen()
-    screen.feed("\x1b[?25l\x1b[2mdim\x1b[0m text\r\n")
-    assert screen.text()[0] == "dim text"
+def _seconds(groups: tuple[str, ...]) -> float:
+    h, m, s, ms = map(int, groups)
+    assert m < 60 and s < 60
+    return h * 3600 + m * 60 + s + ms / 1000
+
+
+def parse_captions(text: str, kind: str) -> list[tuple[int, float, float, list[str]]]:
+    """Parse SRT or WebVTT strictly: numbered cues, valid times, 1-2 text lines each."""
+    if kind == "vtt":
+        assert text.startswith("WEBVTT\n\n"), text[:20]
+        text = text[len("WEBVTT\n\n") :]
+        stamp = VTT_TIME
+    else:
+        stamp = SRT_TIME
+    assert text.endswith("\n\n")
+    cues = []
+    for block in text[:-2].split("\n\n"):
+        number, times, *lines = block.split("\n")
+        m = re.fullmatch(f"{stamp} --> {stamp}", times)
+        assert m, times
+        start, end = _seconds(m.groups()[:4]), _seconds(m.groups()[4:])
+        assert 0 <= start < end, times
+        assert 1 <= len(lines) <= 2 and all(0 < len(line) <= 42 for line in lines), lines
+        assert "-->" not in " ".join(lines)
+        cues.append((int(number), start, end, lines))
+    assert [c[0] for c in cues] == list(range(1, len(cues) + 1))
+    return cues
