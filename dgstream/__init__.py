@@ -10,14 +10,14 @@ import importlib
 import logging
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 # A library logs; the application decides where logs go (no stray lines on stderr).
 logging.getLogger("dgstream").addHandler(logging.NullHandler())
 
 _LAZY = {
     "LiveOptions": "dgstream.options",
-    "OptionsError": "dgstream.options",
+    "OptionsError": "dgstream.errors",
     "LiveTranscriptionEvents": "dgstream.messages",
     "LiveResultResponse": "dgstream.messages",
     "MetadataResponse": "dgstream.messages",

@@ -24,7 +24,7 @@ from typing import Annotated, Any, NoReturn, Union
 
 import typer
 
-from . import __version__
+from ._version import __version__
 from .status import ExitStatus
 
 __all__ = ["app", "main", "raw_main"]

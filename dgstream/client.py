@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from . import __version__
+from ._version import __version__
 from .errors import (
     ConnectError,
     DgstreamError,
@@ -45,6 +45,7 @@ from .messages import (
     finalize_message,
     parse_message,
 )
+from .notices import FinishTimedOut, HandlerFailed, ReconnectFailed, StartFailed, StreamClosed
 from .options import LiveOptions, encode_query
 from .replay import ReconnectPolicy, ReplayBuffer, Retimer, retryable_close
 
@@ -234,10 +235,9 @@ class AsyncLiveClient:
         if event is not LiveTranscriptionEvents.Error:
             self._deliver(
                 LiveTranscriptionEvents.Error,
-                ErrorResponse(
+                HandlerFailed(
                     description=f"handler {name} for {event.name} raised {type(exc).__name__}: {exc}",
                     message=str(exc),
-                    variant="HandlerError",
                     exception=exc,
                 ),
             )
@@ -314,7 +314,7 @@ class AsyncLiveClient:
 
     async def _report_start_failure(self, exc: DgstreamError) -> None:
         """Start failed: Error handlers hear it too, with the exception and its data (v3 defect 2)."""
-        payload = ErrorResponse(description=str(exc), variant=type(exc).__name__, exception=exc)
+        payload = StartFailed(description=str(exc), variant=type(exc).__name__, exception=exc)
         if self._sink is not None:
             self._sink(LiveTranscriptionEvents.Error, payload)
         else:
@@ -507,12 +507,7 @@ class AsyncLiveClient:
         self.close_error = error
         self._deliver(
             LiveTranscriptionEvents.Error,
-            ErrorResponse(
-                description=str(error),
-                message=reason,
-                variant="ReconnectFailed",
-                exception=error,
-            ),
+            ReconnectFailed(description=str(error), message=reason, exception=error),
         )
         self._connected.set()
         self._room.set()
@@ -534,10 +529,9 @@ class AsyncLiveClient:
             log.debug("connection closed: %s", self.close_error)
             self._deliver(
                 LiveTranscriptionEvents.Error,
-                ErrorResponse(
+                StreamClosed(
                     description=self.close_error.explanation,
                     message=reason or f"close code {self.close_code}",
-                    variant="StreamClosed",
                     exception=self.close_error,
                 ),
             )
@@ -750,12 +744,11 @@ class AsyncLiveClient:
             )
             self._deliver(
                 LiveTranscriptionEvents.Warning,
-                ErrorResponse(
+                FinishTimedOut(
                     description=(
                         f"the server did not finish within {self.finish_timeout:g} s; "
                         "results after that point may be missing"
-                    ),
-                    variant="FinishTimeout",
+                    )
                 ),
             )
             self._abandoned = True

@@ -1,7 +1,7 @@
 """dgstream's exceptions. Each carries the data a user needs to act on it.
 
     DgstreamError
-    ├── OptionsError (dgstream.options)   a LiveOptions value the service would reject
+    ├── OptionsError                      an option value the service would reject (also a ValueError)
     ├── ConfigError                       a bad config file or profile
     ├── AudioError                        an audio source cannot be opened or read
     ├── ConnectError                      the server could not be reached (refused, DNS, TLS, timeout)
@@ -21,8 +21,6 @@ and `explanation` (what the NET-0000/NET-0001/DATA-0000 codes mean in plain word
 from __future__ import annotations
 
 import json
-
-from .options import OptionsError
 
 __all__ = [
     "AudioError",
@@ -45,6 +43,15 @@ __all__ = [
 
 class DgstreamError(Exception):
     """Base of all dgstream errors."""
+
+
+class OptionsError(DgstreamError, ValueError):
+    """An option has a value the service would reject; `param` names it."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(f"{param}: {message}")
+        self.param = param
+        self.message = message
 
 
 class ConfigError(DgstreamError):

@@ -20,16 +20,21 @@ __all__ = [
     "Channel",
     "CloseResponse",
     "ErrorResponse",
+    "FinishTimedOut",
+    "HandlerFailed",
     "LiveResultResponse",
     "LiveTranscriptionEvents",
     "MetadataResponse",
     "ModelInfo",
     "OpenResponse",
+    "ReconnectFailed",
     "ReconnectedResponse",
     "ReconnectingResponse",
     "ResultMetadata",
     "ServerEvent",
     "SpeechStartedResponse",
+    "StartFailed",
+    "StreamClosed",
     "UnhandledResponse",
     "UtteranceEndResponse",
     "Word",
@@ -402,46 +407,6 @@ class UnhandledResponse(_Response):
         return loaded if isinstance(loaded, dict) else {"type": self.type, "raw": self.raw}
 
 
-@dataclass(frozen=True, slots=True)
-class OpenResponse(_Response):
-    """Made by the client when the socket opens."""
-
-    request_id: str = ""
-    url: str = ""
-    type: str = "Open"
-    raw: str = field(default="", repr=False, compare=False)
-
-
-@dataclass(frozen=True, slots=True)
-class CloseResponse(_Response):
-    """Made by the client once the connection is over (exactly once per connection)."""
-
-    code: int | None = None
-    reason: str = ""
-    clean: bool = True
-    type: str = "Close"
-    raw: str = field(default="", repr=False, compare=False)
-
-
-@dataclass(frozen=True, slots=True)
-class ReconnectingResponse(_Response):
-    attempt: int = 0
-    delay: float = 0.0
-    reason: str = ""
-    type: str = "Reconnecting"
-    raw: str = field(default="", repr=False, compare=False)
-
-
-@dataclass(frozen=True, slots=True)
-class ReconnectedResponse(_Response):
-    attempt: int = 0
-    outage: float = 0.0
-    replayed_seconds: float = 0.0
-    request_id: str = ""
-    type: str = "Reconnected"
-    raw: str = field(default="", repr=False, compare=False)
-
-
 ServerEvent = Union[
     LiveResultResponse,
     MetadataResponse,
@@ -495,6 +460,18 @@ def parse_message(data: str | bytes) -> ServerEvent:
         )
 
 
+from .notices import (  # noqa: E402 - client-made events, re-exported for the old import path
+    CloseResponse,
+    FinishTimedOut,
+    HandlerFailed,
+    OpenResponse,
+    ReconnectedResponse,
+    ReconnectFailed,
+    ReconnectingResponse,
+    StartFailed,
+    StreamClosed,
+)
+
 #: Which event name each parsed type is dispatched under.
 EVENT_OF: dict[type, LiveTranscriptionEvents] = {
     LiveResultResponse: LiveTranscriptionEvents.Transcript,
@@ -502,6 +479,11 @@ EVENT_OF: dict[type, LiveTranscriptionEvents] = {
     SpeechStartedResponse: LiveTranscriptionEvents.SpeechStarted,
     UtteranceEndResponse: LiveTranscriptionEvents.UtteranceEnd,
     ErrorResponse: LiveTranscriptionEvents.Error,
+    StreamClosed: LiveTranscriptionEvents.Error,
+    ReconnectFailed: LiveTranscriptionEvents.Error,
+    HandlerFailed: LiveTranscriptionEvents.Error,
+    StartFailed: LiveTranscriptionEvents.Error,
+    FinishTimedOut: LiveTranscriptionEvents.Warning,
     UnhandledResponse: LiveTranscriptionEvents.Unhandled,
     OpenResponse: LiveTranscriptionEvents.Open,
     CloseResponse: LiveTranscriptionEvents.Close,

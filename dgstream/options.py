@@ -13,6 +13,8 @@ from dataclasses import dataclass, fields
 from typing import Any, Union
 from urllib.parse import parse_qsl, urlencode
 
+from .errors import OptionsError
+
 __all__ = [
     "ENCODINGS",
     "RAW_ENCODINGS",
@@ -38,15 +40,6 @@ ENCODINGS = (
 )
 #: Encodings that are plain PCM samples (decodable without a codec).
 RAW_ENCODINGS = ("linear16", "linear32", "alaw", "mulaw")
-
-
-class OptionsError(ValueError):
-    """An option has a value the service would reject; `param` names it."""
-
-    def __init__(self, param: str, message: str) -> None:
-        super().__init__(f"{param}: {message}")
-        self.param = param
-        self.message = message
 
 
 Redact = Union[bool, str, list[str]]

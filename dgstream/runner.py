@@ -684,16 +684,20 @@ class Session:
         if error.raw:  # in-band, from the server (PROTOCOL §4 Error)
             self.server_errors += 1
             self._dispatch(error)
-        if error.variant == "StreamClosed":
+        from .notices import ReconnectFailed, StreamClosed
+
+        if isinstance(error, StreamClosed):
             text = f"the server ended the stream: {error.exception or error}"
-        elif error.variant == "ReconnectFailed":
+        elif isinstance(error, ReconnectFailed):
             text = str(error.exception or error)
         else:
             text = str(error)
         self._problem(text)
 
     def _on_warning(self, _client: object, warning: Any) -> None:
-        if warning.variant == "FinishTimeout":
+        from .notices import FinishTimedOut
+
+        if isinstance(warning, FinishTimedOut):
             self.finish_timed_out = True
         self._problem(str(warning))
 
