@@ -14,6 +14,7 @@ from typing import Any, Union
 from urllib.parse import parse_qsl, urlencode
 
 from .errors import OptionsError
+from .formats import ENCODING_NAMES, RAW_ENCODINGS
 
 __all__ = [
     "ENCODINGS",
@@ -24,22 +25,8 @@ __all__ = [
     "encode_query",
 ]
 
-#: Encodings Deepgram accepts for headerless audio (PROTOCOL §2).
-ENCODINGS = (
-    "linear16",
-    "linear32",
-    "flac",
-    "alaw",
-    "mulaw",
-    "amr-nb",
-    "amr-wb",
-    "opus",
-    "ogg-opus",
-    "speex",
-    "g729",
-)
-#: Encodings that are plain PCM samples (decodable without a codec).
-RAW_ENCODINGS = ("linear16", "linear32", "alaw", "mulaw")
+#: Encodings Deepgram accepts (PROTOCOL §2); the table is dgstream.formats.
+ENCODINGS = ENCODING_NAMES
 
 
 Redact = Union[bool, str, list[str]]

@@ -14,17 +14,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from ..formats import bytes_per_second, sample_width
+
 __all__ = ["CONTAINER_CHUNK_BYTES", "AudioFormat", "AudioSource", "linear16_level", "sample_width"]
 
 #: Chunk size for containerised audio, whose bytes cannot be split by time.
 CONTAINER_CHUNK_BYTES = 8192
-
-_SAMPLE_WIDTH = {"linear16": 2, "linear32": 4, "mulaw": 1, "alaw": 1}
-
-
-def sample_width(encoding: str | None) -> int | None:
-    """Bytes per sample of a raw encoding; None for containers and unknown encodings."""
-    return _SAMPLE_WIDTH.get(encoding or "")
 
 
 def linear16_level(data: bytes, max_samples: int = 2048) -> float:
@@ -49,10 +44,7 @@ class AudioFormat:
     @property
     def bytes_per_second(self) -> float | None:
         """For raw linear16/linear32/mulaw/alaw; None when it cannot be known."""
-        width = sample_width(self.encoding)
-        if not width or not self.sample_rate:
-            return None
-        return float(width * self.sample_rate * (self.channels or 1))
+        return bytes_per_second(self.encoding, self.sample_rate, self.channels)
 
     @property
     def frame_bytes(self) -> int | None:

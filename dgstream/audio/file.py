@@ -21,45 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AudioError
+from ..formats import sniff_container
 from . import CONTAINER_CHUNK_BYTES, AudioFormat
 
 __all__ = ["FileSource", "sniff_container"]
 
-_ASF_GUID = bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c")
 SUPPORTED = "WAV, FLAC, Ogg and MP3 (WebM, MP4/M4A, AAC and AMR are passed through as they are)"
-
-
-def sniff_container(head: bytes) -> str | None:
-    """The audio container named by a file's first bytes, or None if none is recognised."""
-    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-        return "WAV"
-    if head[:4] in (b"RF64", b"BW64") and head[8:12] == b"WAVE":
-        return "RF64 WAV"
-    if head[:4] == b"fLaC":
-        return "FLAC"
-    if head[:4] == b"OggS":
-        return "Ogg"
-    if head[:3] == b"ID3":
-        return "MP3"
-    if head[:4] == b"\x1a\x45\xdf\xa3":
-        return "WebM/Matroska"
-    if head[4:8] == b"ftyp":
-        return "MP4/M4A"
-    if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
-        return "AIFF"
-    if head[:5] == b"#!AMR":
-        return "AMR"
-    if head[:4] == b"caff":
-        return "CAF"
-    if head[:4] == b".snd":
-        return "AU"
-    if head[:16] == _ASF_GUID:
-        return "ASF/WMA"
-    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0:
-        return "AAC (ADTS)"
-    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
-        return "MPEG audio"
-    return None
 
 
 @dataclass(frozen=True, slots=True)
