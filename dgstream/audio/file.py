@@ -138,33 +138,55 @@ def _probe(path: Path, sf: Any) -> _Probe:
     return _Probe(path, rate, channels, frames, note=note)
 
 
+#: Subtypes stored as floating point: read as float and scaled here, since libsndfile's
+#: float-to-short read does not scale (without SFC_SET_SCALE_FLOAT_INT_READ, which
+#: normalises by the file's peak instead) and would send near-silence.
+_FLOAT_SUBTYPES = frozenset({"FLOAT", "DOUBLE"})
+
+
+def _float_to_linear16(samples: Any) -> bytes:
+    """Float samples in -1..1 as little-endian int16 at the same level (rounded, clipped)."""
+    import numpy as np
+
+    scaled = np.clip(np.rint(np.asarray(samples, dtype=np.float64) * 32767.0), -32768, 32767)
+    return bytes(scaled.astype("<i2").tobytes())
+
+
 def _block_reader(sf: Any, handle: Any, frames: int) -> Callable[[], bytes]:
     """A function reading the next `frames` frames as linear16 bytes; b"" at the end.
 
     SoundFile.read() seeks to its own idea of the position after every read, and an
     MP3 seek restarts mpg123 mid-stream, garbling the audio from the second block on
-    (libsndfile 1.2). So read through libsndfile's sf_readf_short directly, without
-    seeking, and stop when it returns nothing (an MP3's frame count is an estimate).
+    (libsndfile 1.2). So read through libsndfile's sf_readf_short (sf_readf_float for
+    float files) directly, without seeking, and stop when it returns nothing (an MP3's
+    frame count is an estimate).
     """
     snd, ffi = getattr(sf, "_snd", None), getattr(sf, "_ffi", None)
     channels = int(handle.channels)
+    floats = str(getattr(handle, "subtype", "")) in _FLOAT_SUBTYPES
     if snd is None or ffi is None or not hasattr(snd, "sf_readf_short"):
 
         def public_read() -> bytes:  # a soundfile without those internals: the public API
+            if floats:
+                return _float_to_linear16(handle.read(frames, dtype="float64"))
             block: Any = handle.read(frames, dtype="int16")
             return bytes(block.astype("<i2", copy=False).tobytes())
 
         return public_read
     import numpy as np  # comes with soundfile; imported here to keep `dgstream --help` fast
 
-    buffer = ffi.new("short[]", frames * channels)
+    kind, width, dtype = ("float", 4, np.float32) if floats else ("short", 2, np.int16)
+    read_frames = snd.sf_readf_float if floats else snd.sf_readf_short
+    buffer = ffi.new(f"{kind}[]", frames * channels)
 
     def read() -> bytes:
-        got = int(snd.sf_readf_short(handle._file, buffer, frames))
+        got = int(read_frames(handle._file, buffer, frames))
         error = int(snd.sf_error(handle._file))
         if error:
             raise RuntimeError(ffi.string(snd.sf_error_number(error)).decode("utf-8", "replace"))
-        samples = np.frombuffer(ffi.buffer(buffer, got * channels * 2), dtype=np.int16)
+        samples = np.frombuffer(ffi.buffer(buffer, got * channels * width), dtype=dtype)
+        if floats:
+            return _float_to_linear16(samples)
         return bytes(samples.astype("<i2", copy=False).tobytes())
 
     return read
