@@ -17,6 +17,7 @@ from .errors import OptionsError
 from .formats import ENCODING_NAMES, RAW_ENCODINGS
 
 __all__ = [
+    "BOUNDS",
     "ENCODINGS",
     "RAW_ENCODINGS",
     "LiveOptions",
@@ -171,17 +172,38 @@ def _parse_bool(name: str, text: str) -> bool:
     raise OptionsError(name, f"expected true or false, got {text!r}")
 
 
-def _parse_int(name: str, text: str, minimum: int = 0) -> int:
+#: Bounds of the numeric fields (PROTOCOL §2, assumed: Deepgram documents none), refused
+#: outside them. Past them a value costs the server without bound (a Results message per
+#: sample at sample_rate=1) or overflows its clock (endpointing=10**400).
+BOUNDS: dict[str, tuple[int, int]] = {
+    "sample_rate": (8000, 192000),
+    "channels": (1, 32),
+    "alternatives": (1, 10),
+    "endpointing": (0, 600000),
+    "utterance_end_ms": (0, 600000),
+}
+
+
+def _parse_int(name: str, text: str | int) -> int:
+    """A whole number within the field's bounds (an int, or its decimal text)."""
     try:
-        value = int(text)
+        value = text if isinstance(text, int) else int(text)
     except (TypeError, ValueError):
-        raise OptionsError(name, f"expected a whole number, got {text!r}") from None
-    if value < minimum:
-        raise OptionsError(name, f"must be at least {minimum}, got {value}")
+        shown = str(text) if len(str(text)) <= 40 else str(text)[:37] + "..."
+        raise OptionsError(name, f"expected a whole number, got {shown!r}") from None
+    low, high = BOUNDS.get(name, (0, 1 << 31))
+    # str() of a huge int is slow, or refused past 4300 digits: show such a value by size.
+    shown = str(value) if value.bit_length() <= 64 else f"a {value.bit_length()}-bit number"
+    if value < low:
+        raise OptionsError(name, f"must be at least {low}, got {shown}")
+    if value > high:
+        raise OptionsError(name, f"must be at most {high}, got {shown}")
     return value
 
 
-def _parse_endpointing(text: str) -> int | bool:
+def _parse_endpointing(text: str | int) -> int | bool:
+    if isinstance(text, int):
+        return _parse_int("endpointing", text)
     low = text.lower()
     if low in ("true", "false"):
         return low == "true"
@@ -221,7 +243,7 @@ def decode_query(
         elif key == "endpointing":
             values[key] = _parse_endpointing(last)
         elif key in INT_FIELDS:
-            values[key] = _parse_int(key, last, minimum=1 if key != "utterance_end_ms" else 0)
+            values[key] = _parse_int(key, last)
         else:
             values[key] = last
     return LiveOptions(**values), unknown
@@ -239,11 +261,12 @@ def validate(options: LiveOptions) -> LiveOptions:
             continue
         if isinstance(value, bool):
             raise OptionsError(name, f"expected a whole number, got {value!r}")
-        parsed = _parse_int(name, str(value), minimum=0 if name == "utterance_end_ms" else 1)
+        parsed = _parse_int(name, value if isinstance(value, int) else str(value))
         if parsed != value:
             changes[name] = parsed
     if options.endpointing is not None and not isinstance(options.endpointing, bool):
-        parsed_ep = _parse_endpointing(str(options.endpointing))
+        ep = options.endpointing
+        parsed_ep = _parse_endpointing(ep if isinstance(ep, int) else str(ep))
         if parsed_ep != options.endpointing:
             changes["endpointing"] = parsed_ep
     for name in BOOL_FIELDS:

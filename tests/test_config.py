@@ -76,7 +76,7 @@ def test_profiles_hold_options_url_key_and_params(tmp_path: Path) -> None:
         ("api_key = [", "not valid TOML"),
         ("colour = 'blue'", "unknown key 'colour'"),
         ("[profiles.x]\nmodle = 'nova-3'", "unknown key 'modle'"),
-        ("[profiles.x]\nsample_rate = 0", "sample_rate: must be at least 1"),
+        ("[profiles.x]\nsample_rate = 0", "sample_rate: must be at least 8000"),
         ("[profiles.x]\nendpointing = 'soon'", "endpointing"),
         ("profile = 'y'\n[profiles.x]\nmodel = 'a'", "no such profile"),
         ("[profiles.x]\nurl = 5", "url must be a string"),

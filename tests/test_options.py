@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dgstream.options import (
+    BOUNDS,
     ENCODINGS,
     LiveOptions,
     OptionsError,
@@ -157,7 +158,6 @@ text = st.text(
 )
 words = st.lists(text, min_size=1, max_size=3)
 booleans = st.one_of(st.none(), st.booleans())
-count = st.one_of(st.none(), st.integers(min_value=1, max_value=10**6))
 
 
 @st.composite
@@ -180,8 +180,9 @@ def live_options(draw: st.DrawFn) -> LiveOptions:
             values[name] = draw(st.one_of(st.none(), st.booleans(), st.integers(0, 10**5)))
         elif name == "utterance_end_ms":
             values[name] = draw(st.one_of(st.none(), st.integers(0, 10**5)))
-        elif name in ("sample_rate", "channels", "alternatives"):
-            values[name] = draw(count)
+        elif name in BOUNDS:
+            low, high = BOUNDS[name]
+            values[name] = draw(st.one_of(st.none(), st.integers(low, high)))
         elif f.type == "bool | None":
             values[name] = draw(booleans)
         elif name == "encoding":
