@@ -704,3 +704,50 @@ def test_stdin_keeps_bytes_already_buffered_by_an_earlier_read(tmp_path: Path, k
         assert stream.read(10) == data[:10]  # the object now buffers more than it returned
         chunks, _ = _stream(StdinSource(AudioFormat(None, None, None), stream=stream))
     assert b"".join(chunks) == data[10:]
+
+
+STALL = r"""
+import asyncio, json, sys, time
+from dgstream.audio.mic import MicSource
+
+async def main() -> None:
+    src = MicSource("vmic", 16000, 1, block_ms=50, max_backlog_s=1.0)
+    chunks = src.chunks()
+    await chunks.__anext__()  # capturing now
+    print(json.dumps({"ready": True}), flush=True)
+    time.sleep(3.0)  # a consumer stuck for 3 s (a socket that stopped taking audio)
+    await asyncio.sleep(0.2)  # let the loop take what PortAudio handed over meanwhile
+    blocks_then = src.blocks
+    src.stop()
+    drained = [len(c) async for c in chunks]
+    print(json.dumps({"drained": len(drained), "dropped": src.dropped, "blocks": blocks_then,
+                      "overflows": src.overflows}), flush=True)
+
+asyncio.run(main())
+"""
+
+
+def test_mic_backlog_is_bounded_when_the_consumer_stalls(pulse_mic: PulseMic) -> None:  # noqa: F811
+    proc = subprocess.Popen(
+        [sys.executable, "-c", STALL],
+        env=pulse_mic.environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert json.loads(_readline(proc, 20) or "{}").get("ready"), proc.stderr
+        pulse_mic.play(pulse_mic.speech("the quick brown fox jumps over the lazy dog"), wait=False)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    report = json.loads(out.strip().splitlines()[-1])
+    # 3 s of capture into a 1 s backlog: about 20 blocks kept, the older ~40 dropped.
+    assert report["blocks"] >= 50, report  # PortAudio kept capturing through the stall
+    assert report["drained"] <= 20 + 3, report
+    assert report["dropped"] >= report["blocks"] - 20 - 4, report
+    assert report["overflows"] >= report["dropped"], report
+    assert "dropping the oldest audio" not in out  # logs go nowhere unless configured

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import logging
+import math
 import threading
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from types import ModuleType
@@ -20,6 +23,8 @@ from ..errors import AudioError
 from . import AudioFormat, linear16_level
 
 __all__ = ["DeviceInfo", "MicSource", "list_input_devices"]
+
+log = logging.getLogger("dgstream.audio")
 
 MIN_BLOCK_MS = 20
 MAX_BLOCK_MS = 100
@@ -34,7 +39,43 @@ class _Signal(enum.Enum):
     FINISHED = "finished"  # PortAudio ended the stream
 
 
-_Queue = asyncio.Queue[bytes | _Signal]
+class _Handoff:
+    """Blocks from the audio thread to the consumer, `limit` at most.
+
+    When the consumer falls behind (a network that stopped taking audio), the oldest
+    block is dropped and counted, so memory and the delay of what is sent stay bounded
+    instead of growing for as long as the stall lasts. Markers are never dropped.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self.dropped = 0
+        self._items: deque[bytes | _Signal] = deque()
+        self._ready = asyncio.Event()
+
+    def put(self, item: bytes | _Signal) -> None:
+        """Queue one item (on the event loop's thread)."""
+        items = self._items
+        if isinstance(item, bytes) and len(items) >= self.limit and isinstance(items[0], bytes):
+            items.popleft()
+            self.dropped += 1
+        items.append(item)
+        self._ready.set()
+
+    async def get(self) -> bytes | _Signal:
+        while not self._items:
+            self._ready.clear()
+            await self._ready.wait()
+        return self._items.popleft()
+
+    def get_nowait(self) -> bytes | _Signal:
+        return self._items.popleft()
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +198,9 @@ class MicSource:
 
     `device` is an index, a case-insensitive name substring or None (the default
     input); `sample_rate` None means the device's default rate; `channels` None means
-    mono; blocks are `block_ms` long (20..100).
+    mono; blocks are `block_ms` long (20..100). At most `max_backlog_s` of captured
+    audio waits for a consumer that has fallen behind; older blocks are dropped and
+    counted in `overflows` (and `dropped`) rather than kept without bound.
 
     The device is found and the settings checked when the source is created, so a
     bad --device fails before any connection is made; the stream itself opens when
@@ -170,6 +213,7 @@ class MicSource:
         sample_rate: int | None = None,
         channels: int | None = None,
         block_ms: int = 50,
+        max_backlog_s: float = 30.0,
     ) -> None:
         if not MIN_BLOCK_MS <= block_ms <= MAX_BLOCK_MS:
             raise AudioError(
@@ -200,11 +244,15 @@ class MicSource:
         self.blocksize = max(1, rate * block_ms // 1000)
         self.description = f"mic: {self.device.name}, {rate} Hz, {wanted_channels} ch"
         self.level = 0.0
+        #: Input overflows, plus blocks dropped because the consumer fell behind.
         self.overflows = 0
+        #: Blocks dropped because the consumer fell more than `max_backlog_s` behind.
+        self.dropped = 0
+        self.max_backlog_s = max_backlog_s
         #: Audio callbacks received (cheap liveness counter for status displays and tests).
         self.blocks = 0
         self._stopped = threading.Event()
-        self._wakeup: tuple[asyncio.AbstractEventLoop, _Queue] | None = None
+        self._wakeup: tuple[asyncio.AbstractEventLoop, _Handoff] | None = None
 
     @property
     def running(self) -> bool:
@@ -217,11 +265,23 @@ class MicSource:
             return
         sd = self._sd
         loop = asyncio.get_running_loop()
-        queue: _Queue = asyncio.Queue()
+        queue = _Handoff(math.ceil(self.max_backlog_s * 1000 / self.block_ms))
+
+        def offer(item: bytes | _Signal) -> None:  # on the loop
+            before = queue.dropped
+            queue.put(item)
+            if queue.dropped != before:
+                self.dropped += 1
+                self.overflows += 1
+                if self.dropped == 1:
+                    log.warning(
+                        "the stream fell %g s behind the microphone; dropping the oldest audio",
+                        self.max_backlog_s,
+                    )
 
         def hand_off(item: bytes | _Signal) -> None:
             try:
-                loop.call_soon_threadsafe(queue.put_nowait, item)
+                loop.call_soon_threadsafe(offer, item)
             except RuntimeError:  # the loop has closed: nobody is listening any more
                 pass
 
@@ -251,7 +311,7 @@ class MicSource:
             ) from exc
         self._wakeup = (loop, queue)
         if self._stopped.is_set():  # stop() came while the stream was opening
-            queue.put_nowait(_Signal.STOP)
+            queue.put(_Signal.STOP)
         hung = False
         try:
             while True:
@@ -296,7 +356,7 @@ class MicSource:
         if wakeup is not None:
             loop, queue = wakeup
             try:
-                loop.call_soon_threadsafe(queue.put_nowait, _Signal.STOP)
+                loop.call_soon_threadsafe(queue.put, _Signal.STOP)
             except RuntimeError:
                 pass
 
