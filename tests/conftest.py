@@ -1,4 +1,5 @@
-"""Shared fixtures: a scripted loopback server and a folder of test audio (one per module)."""
+"""Shared fixtures: a scripted loopback server and a folder of test audio (one per module),
+and `pulse_mic`, a private PulseAudio daemon with a virtual microphone (tests/pulse.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 import pytest
 from helpers import SCRIPT, bursts, write_wav
+from pulse import pulse_mic  # noqa: F401 - the fixture, for every test module
 
 from dgstream.server import ServerConfig, load_engine, running_server
 
