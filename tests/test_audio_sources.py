@@ -425,8 +425,8 @@ def test_truncated_wav_streams_what_is_there_with_a_note(tmp_path: Path) -> None
         (lambda p: p.write_bytes(b""), "{p} is empty (0 bytes): there is no audio to send."),
         (
             lambda p: p.write_text("hello, this is not audio\n" * 20),
-            "{p} is not an audio file: dgstream file reads WAV, FLAC, Ogg and MP3 "
-            "(WebM, MP4/M4A, AAC and AMR are passed through as they are).",
+            "{p} is not an audio file: dgstream file reads WAV, FLAC, Ogg and MP3, and with "
+            "PyAV MP4/M4A, AAC, WebM, Opus, AMR and the audio of video files.",
         ),
         (
             lambda p: os.mkfifo(p),

@@ -1,12 +1,13 @@
 """Audio files: decoded block by block to linear16 and paced like a live microphone.
 
-WAV, FLAC, Ogg and MP3 (anything libsndfile reads) are decoded with `soundfile` one
-chunk at a time, so memory stays flat however long the file. Several files make one
-stream, so they must share a sample rate and channel count: a mismatch is an
-AudioError naming the file, raised before anything is sent, rather than a silent
-resample. A recognised container that soundfile cannot decode (WebM, MP4/M4A, AAC,
-AMR, ...) is sent byte for byte (format.encoding None), on its own and unpaced,
-with a `note` saying so.
+WAV, FLAC, Ogg and MP3 (anything libsndfile reads) are decoded with `soundfile`;
+what it does not read (MP4/M4A, AAC, WebM, Opus, AMR, the audio track of a video
+file) is decoded with PyAV, the first audio track or the one `track` names. Either
+way one chunk at a time, so memory stays flat however long the file. Several files
+make one stream, so they must share a sample rate and channel count: a mismatch is
+an AudioError naming the file, raised before anything is sent, rather than a silent
+resample. A recognised container that neither can decode is sent byte for byte
+(format.encoding None), on its own and unpaced, with a `note` saying so.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import asyncio
 import math
 import stat
 import threading
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,10 @@ from . import CONTAINER_CHUNK_BYTES, AudioFormat
 
 __all__ = ["FileSource", "sniff_container"]
 
-SUPPORTED = "WAV, FLAC, Ogg and MP3 (WebM, MP4/M4A, AAC and AMR are passed through as they are)"
+SUPPORTED = (
+    "WAV, FLAC, Ogg and MP3, and with PyAV MP4/M4A, AAC, WebM, Opus, AMR and the audio "
+    "of video files"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +41,10 @@ class _Probe:
     sample_rate: int = 0
     channels: int = 0
     frames: int = 0
-    container: str | None = None  # set: pass through; None: decode with soundfile
+    container: str | None = None  # set: pass through; None: decode
     note: str | None = None
+    #: Decode with PyAV (what libsndfile does not read): the audio stream's index.
+    av_track: int | None = None
 
 
 def _import_soundfile() -> Any:
@@ -88,7 +94,74 @@ def _truncation_note(path: Path, size: int, seconds: float) -> str | None:
     )
 
 
-def _probe(path: Path, sf: Any) -> _Probe:
+def _probe_av(path: Path, track: int | None) -> _Probe | None:
+    """What PyAV makes of a file libsndfile cannot read; None if it cannot read it either
+    (or PyAV is not installed). AudioError when `track` names no audio stream."""
+    try:
+        import av
+    except ImportError:
+        return None
+    try:
+        with av.open(str(path)) as container:
+            streams = list(container.streams.audio)
+            if not streams:
+                return None
+            index = 0 if track is None else track
+            if not 0 <= index < len(streams):
+                raise AudioError(
+                    f"{path} has {len(streams)} audio track(s): pick one with --track 0"
+                    + (f" to {len(streams) - 1}." if len(streams) > 1 else ".")
+                )
+            stream = streams[index]
+            rate, channels = int(stream.rate or 0), int(stream.channels or 0)
+            if stream.duration is not None and stream.time_base is not None:
+                seconds = float(stream.duration * stream.time_base)
+            else:
+                seconds = (container.duration or 0) / 1_000_000
+    except (av.FFmpegError, OSError, ValueError):
+        return None
+    if rate <= 0 or channels <= 0:
+        return None
+    return _Probe(path, rate, channels, max(0, round(seconds * rate)), av_track=index)
+
+
+def _av_reader(
+    path: Path, track: int, frames: int, channels: int
+) -> tuple[Callable[[], bytes], Any]:
+    """A function reading the next `frames` frames of an audio stream as linear16 bytes
+    (b"" at the end), decoded and converted by PyAV; and the container, to close."""
+    import av
+
+    container = av.open(str(path))
+    stream = container.streams.audio[track]
+    resampler = av.AudioResampler(format="s16", layout=stream.layout, rate=stream.rate)
+
+    def pcm() -> Iterator[bytes]:
+        for frame in container.decode(stream):
+            for out in resampler.resample(frame):
+                yield bytes(out.to_ndarray().tobytes())
+        for out in resampler.resample(None):
+            yield bytes(out.to_ndarray().tobytes())
+
+    blocks, pending, size = pcm(), bytearray(), frames * channels * 2
+
+    def read() -> bytes:
+        while len(pending) < size:
+            try:
+                more = next(blocks, None)
+            except av.FFmpegError as exc:  # a damaged packet: say so, like libsndfile's errors
+                raise RuntimeError(str(exc)) from exc
+            if more is None:
+                break
+            pending.extend(more)
+        data = bytes(pending[:size])
+        del pending[:size]
+        return data
+
+    return read, container
+
+
+def _probe(path: Path, sf: Any, track: int | None = None) -> _Probe:
     """Check one path and find out how to stream it; AudioError if it cannot be."""
     try:
         info = path.stat()
@@ -118,6 +191,9 @@ def _probe(path: Path, sf: Any) -> _Probe:
     try:
         sfinfo = sf.info(str(path))
     except (RuntimeError, OSError) as exc:
+        probed = _probe_av(path, track)
+        if probed is not None:
+            return probed
         container = sniff_container(head)
         if container is None:
             raise AudioError(
@@ -211,7 +287,11 @@ class FileSource:
     """
 
     def __init__(
-        self, paths: Sequence[Path | str], speed: float = 1.0, chunk_ms: int | None = None
+        self,
+        paths: Sequence[Path | str],
+        speed: float = 1.0,
+        chunk_ms: int | None = None,
+        track: int | None = None,
     ):
         if not paths:
             raise AudioError("no audio files given.")
@@ -223,7 +303,7 @@ class FileSource:
             raise AudioError(f"chunk size {chunk_ms} ms is out of range: use 10 to 1000 ms.")
         self._sf = _import_soundfile()
         self.paths = [Path(p) for p in paths]
-        self._probes = [_probe(p, self._sf) for p in self.paths]
+        self._probes = [_probe(p, self._sf, track) for p in self.paths]
         self.speed = float(speed)
         self.chunk_ms = chunk_ms
         notes = [p.note for p in self._probes if p.note]
@@ -300,18 +380,14 @@ class FileSource:
         for index, probe in enumerate(self._probes):
             self.file_offsets[index] = (probe.path, sent / rate)
             self.current_file = probe.path
-            try:
-                handle = self._sf.SoundFile(str(probe.path))
-            except (RuntimeError, OSError) as exc:
-                raise AudioError(f"cannot open {probe.path}: {_reason(exc)}.") from exc
+            handle, read = self._open(probe, block)
             # Blocks are read on the loop thread: ~100 ms of audio decodes in well under a
-            # millisecond, and one thread per SoundFile avoids closing it mid-read on cancel.
+            # millisecond, and one thread per file avoids closing it mid-read on cancel.
             with handle:
-                read = _block_reader(self._sf, handle, block)
                 while not self._stopped.is_set():
                     try:
                         data = read()
-                    except (RuntimeError, OSError) as exc:
+                    except (RuntimeError, OSError, ValueError) as exc:
                         raise AudioError(
                             f"{probe.path}: decoding failed at {(sent / rate):.1f} s: "
                             f"{_reason(exc)}."
@@ -333,6 +409,17 @@ class FileSource:
             if self._stopped.is_set():
                 return
         self.duration = sent / rate
+
+    def _open(self, probe: _Probe, block: int) -> tuple[Any, Callable[[], bytes]]:
+        """The open file (a context manager) and its block reader."""
+        try:
+            if probe.av_track is not None:
+                read, handle = _av_reader(probe.path, probe.av_track, block, probe.channels)
+                return handle, read
+            handle = self._sf.SoundFile(str(probe.path))
+        except (RuntimeError, OSError, ValueError) as exc:
+            raise AudioError(f"cannot open {probe.path}: {_reason(exc)}.") from exc
+        return handle, _block_reader(self._sf, handle, block)
 
     async def _pass_through(self, path: Path) -> AsyncIterator[bytes]:
         self.current_file = path
