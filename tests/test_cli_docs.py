@@ -47,6 +47,20 @@ def test_the_docs_have_examples_for_every_source_and_format() -> None:
         assert needle in text
 
 
+def write_m4a(path: Path, audio: Any) -> None:
+    """AAC in an MP4 container, made with PyAV (what `dgstream file` decodes it with)."""
+    import av
+
+    with av.open(str(path), "w", format="ipod") as out:
+        stream = out.add_stream("aac", rate=16000, layout="mono")
+        frame = av.AudioFrame.from_ndarray(audio.reshape(1, -1), format="s16", layout="mono")
+        frame.rate = 16000
+        resampler = av.AudioResampler(format=stream.format.name, layout="mono", rate=16000)
+        for chunk in [*resampler.resample(frame), *resampler.resample(None), None]:
+            for packet in stream.encode(chunk):
+                out.mux(packet)
+
+
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import soundfile
@@ -58,6 +72,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in ("talk.flac", "part1.flac", "part2.flac"):
         soundfile.write(str(d / name), audio, 16000, format="FLAC")
     soundfile.write(str(d / "talk.mp3"), audio, 16000, format="MP3")
+    write_m4a(d / "interview.m4a", audio)
     if shutil.which("espeak-ng") and shutil.which("sox"):
         subprocess.run(["espeak-ng", "-w", str(d / "raw.wav"), SPEECH], check=True)
         subprocess.run(
