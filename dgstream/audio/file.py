@@ -12,10 +12,8 @@ resample. A recognised container that neither can decode is sent byte for byte
 
 from __future__ import annotations
 
-import asyncio
 import math
 import stat
-import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +22,7 @@ from typing import Any
 from ..errors import AudioError
 from ..formats import sniff_container
 from . import CONTAINER_CHUNK_BYTES, AudioFormat
+from .pacing import Pacer
 
 __all__ = ["FileSource", "sniff_container"]
 
@@ -351,32 +350,27 @@ class FileSource:
         self.current_file: Path | None = None
         self.level = 0.0
         self.overflows = 0
-        self._stopped = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None  # while chunks() runs
-        self._sleeper: asyncio.Future[None] | None = None  # the pacing sleep under way
+        self._pacer = Pacer(self.speed)
+        self._stopped = self._pacer.stopped
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """The files' audio, paced unless speed is 0; ends after the last file or on stop()."""
         if self._stopped.is_set():
             return
-        loop = asyncio.get_running_loop()
-        self._loop = loop
         try:
             if self.format.encoding is None:
                 async for chunk in self._pass_through(self._probes[0].path):
                     yield chunk
             else:
-                async for chunk in self._decoded(loop):
+                async for chunk in self._decoded():
                     yield chunk
         finally:
-            self._loop = None
             self.current_file = None
 
-    async def _decoded(self, loop: asyncio.AbstractEventLoop) -> AsyncIterator[bytes]:
+    async def _decoded(self) -> AsyncIterator[bytes]:
         rate = self.format.sample_rate or 1
         block = max(1, rate * self.chunk_ms // 1000)
         sent = 0  # frames, across all files: the pacing clock never restarts
-        start: float | None = None
         for index, probe in enumerate(self._probes):
             self.file_offsets[index] = (probe.path, sent / rate)
             self.current_file = probe.path
@@ -395,14 +389,9 @@ class FileSource:
                     frames = len(data) // (2 * (self.format.channels or 1))
                     if not frames:
                         break
-                    if self.speed:
-                        if start is None:
-                            start = loop.time()
-                        # Due when its last sample would have been heard (like a mic block).
-                        if not await self._wait_until(
-                            loop, start + (sent + frames) / rate / self.speed
-                        ):
-                            return
+                    # Due when its last sample would have been heard (like a mic block).
+                    if not await self._pacer.until((sent + frames) / rate):
+                        return
                     sent += frames
                     self.position = sent / rate
                     yield data
@@ -434,39 +423,6 @@ class FileSource:
                     return
                 yield data
 
-    async def _wait_until(self, loop: asyncio.AbstractEventLoop, due: float) -> bool:
-        """Sleep until `due` (loop time); False if stop() came first.
-
-        One timer and one future per chunk (`asyncio.wait_for` around an Event made a
-        Task, a timeout and a cancellation every chunk).
-        """
-        if due > loop.time() and not self._stopped.is_set():
-            sleeper: asyncio.Future[None] = loop.create_future()
-            timer = loop.call_at(due, _resolve, sleeper)
-            self._sleeper = sleeper
-            try:
-                await sleeper
-            finally:
-                timer.cancel()
-                self._sleeper = None
-        return not self._stopped.is_set()
-
-    def _wake(self) -> None:
-        """On the loop: end the current sleep (stop() was called)."""
-        if self._sleeper is not None:
-            _resolve(self._sleeper)
-
     def stop(self) -> None:
         """End the stream at the next chunk (safe from any thread)."""
-        self._stopped.set()
-        loop = self._loop
-        if loop is not None:
-            try:
-                loop.call_soon_threadsafe(self._wake)
-            except RuntimeError:
-                pass
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
+        self._pacer.stop()
