@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import stat
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from ..errors import AudioError
 from ..formats import sniff_container
 from . import CONTAINER_CHUNK_BYTES, AudioFormat
 from .pacing import Pacer
+from .pyav import Blocks, pcm
 
 __all__ = ["FileSource", "sniff_container"]
 
@@ -132,30 +133,20 @@ def _av_reader(
     import av
 
     container = av.open(str(path))
-    stream = container.streams.audio[track]
-    resampler = av.AudioResampler(format="s16", layout=stream.layout, rate=stream.rate)
-
-    def pcm() -> Iterator[bytes]:
-        for frame in container.decode(stream):
-            for out in resampler.resample(frame):
-                yield bytes(out.to_ndarray().tobytes())
-        for out in resampler.resample(None):
-            yield bytes(out.to_ndarray().tobytes())
-
-    blocks, pending, size = pcm(), bytearray(), frames * channels * 2
+    decoded = pcm(container, container.streams.audio[track])
+    blocks = Blocks(frames * channels * 2)
+    ready: list[bytes] = []
 
     def read() -> bytes:
-        while len(pending) < size:
+        while not ready:
             try:
-                more = next(blocks, None)
+                item = next(decoded, None)
             except av.FFmpegError as exc:  # a damaged packet: say so, like libsndfile's errors
                 raise RuntimeError(str(exc)) from exc
-            if more is None:
-                break
-            pending.extend(more)
-        data = bytes(pending[:size])
-        del pending[:size]
-        return data
+            if item is None:
+                return blocks.rest()
+            ready.extend(blocks.add(item[1]))
+        return ready.pop(0)
 
     return read, container
 
