@@ -30,14 +30,14 @@ _LAZY = {
     "run": "dgstream.server.app",
     "running_server": "dgstream.server.app",
     "ConnectionLog": "dgstream.server.logbook",
-    "SessionTuning": "dgstream.server.session",
+    "SessionTuning": "dgstream.server.cadence",
 }
 
 if TYPE_CHECKING:
     from .app import DeepgramServer, Faults, ServerConfig, run, running_server
+    from .cadence import SessionTuning
     from .engine import Engine
     from .logbook import ConnectionLog
-    from .session import SessionTuning
 
 #: Engine names `load_engine()` knows.
 ENGINES = ("scripted", "moonshine", "tones", "null")

@@ -46,8 +46,10 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from ..options import OptionsError, decode_query, validate
+from .actions import NET0000_REASON, Action, Close, Send
+from .cadence import SessionTuning
 from .logbook import ConnectionLog, redact_headers
-from .session import NET0000_REASON, Action, Close, Send, Session, SessionTuning
+from .v1 import V1Session
 
 if TYPE_CHECKING:
     from ..options import LiveOptions
@@ -413,7 +415,7 @@ class DeepgramServer:
         engine = self.engine
         loop = asyncio.get_running_loop()
         inline = getattr(engine, "cheap", False) is True
-        session: Session | None = None
+        session: V1Session | None = None
 
         async def call(fn: Callable[..., list[Action]], *args: Any) -> list[Action]:
             if inline:
@@ -423,7 +425,7 @@ class DeepgramServer:
         aborted = False
         timer = _IdleTimer(loop)
         try:
-            session = Session(
+            session = V1Session(
                 engine, st.options, request_id=st.request_id, tuning=self.config.tuning
             )
             idle = self.config.idle_timeout
@@ -507,7 +509,7 @@ class DeepgramServer:
         stalled: bool,
         faults: Faults,
         call: Callable[..., Any],
-        session: Session,
+        session: V1Session,
     ) -> bool:
         """Carry out a session's actions; True once the connection is being closed."""
         for action in actions:
