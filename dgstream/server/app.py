@@ -48,6 +48,7 @@ from websockets.typing import Subprotocol
 from ..options import OptionsError, decode_query, validate
 from .actions import NET0000_REASON, Action, Close, Send
 from .cadence import SessionTuning
+from .engine import is_cheap
 from .logbook import ConnectionLog, redact_headers
 from .v1 import V1Session
 
@@ -414,7 +415,7 @@ class DeepgramServer:
         log, faults = st.log, st.faults
         engine = self.engine
         loop = asyncio.get_running_loop()
-        inline = getattr(engine, "cheap", False) is True
+        inline = is_cheap(engine)
         session: V1Session | None = None
 
         async def call(fn: Callable[..., list[Action]], *args: Any) -> list[Action]:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Union
 import numpy as np
 
 from .decode import DEFAULT_THRESHOLD_DBFS, Decoder, voiced_frames
+from .engine import finds_endpoints
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -344,7 +345,7 @@ class Cadence:
         fmt = self.decoder.format
         assert fmt is not None
         n = fmt.channels if self.per_channel and fmt.channels > 1 else 1
-        endpoints = getattr(self.engine, "endpoints", False) is True
+        endpoints = finds_endpoints(self.engine)
         for c in range(n):
             stream = open_stream(c, fmt.sample_rate)
             self.tracks.append(
