@@ -27,7 +27,7 @@ __all__ = [
 
 _LAZY = {
     "DeepgramServer": "dgstream.server.app",
-    "Faults": "dgstream.server.app",
+    "Faults": "dgstream.server.faults",
     "ServerConfig": "dgstream.server.app",
     "run": "dgstream.server.app",
     "running_server": "dgstream.server.app",
