@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .messages import ErrorResponse, _Response
+from .wire.common import ErrorResponse, _Response
 
 __all__ = [
     "CloseResponse",

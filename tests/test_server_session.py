@@ -14,16 +14,11 @@ from audio_fixtures import bursts, chunks, wav_bytes
 
 from dgstream.options import LiveOptions, decode_query, validate
 from dgstream.server import EngineUnavailableError, load_engine
+from dgstream.server.actions import NET0001_REASON, Close, Finish, Send
+from dgstream.server.cadence import SessionTuning
 from dgstream.server.engine import EngineWord, ModelDescription
 from dgstream.server.scripted import ScriptedEngine, parse_script
-from dgstream.server.session import (
-    NET0001_REASON,
-    Close,
-    Finish,
-    Send,
-    Session,
-    SessionTuning,
-)
+from dgstream.server.v1 import V1Session
 
 RESULT_KEYS = [
     "type",
@@ -44,11 +39,11 @@ def opts(query: str) -> LiveOptions:
     return validate(options)
 
 
-def session(query: str = RAW, engine: Any = None, **kw: Any) -> Session:
-    return Session(engine or ScriptedEngine(), opts(query), request_id="req-1", **kw)
+def session(query: str = RAW, engine: Any = None, **kw: Any) -> V1Session:
+    return V1Session(engine or ScriptedEngine(), opts(query), request_id="req-1", **kw)
 
 
-def run(s: Session, audio: bytes, size: int = 3200) -> list[dict[str, Any]]:
+def run(s: V1Session, audio: bytes, size: int = 3200) -> list[dict[str, Any]]:
     """Stream `audio` in frames of `size` bytes; the messages the session sends."""
     out: list[dict[str, Any]] = []
     for chunk in chunks(audio, size):

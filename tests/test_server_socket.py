@@ -20,8 +20,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from dgstream.server import ConnectionLog, DeepgramServer, Faults, ServerConfig, running_server
+from dgstream.server.actions import NET0000_REASON, NET0001_REASON
 from dgstream.server.scripted import ScriptedEngine
-from dgstream.server.session import NET0000_REASON, NET0001_REASON
 
 RAW = "encoding=linear16&sample_rate=16000"
 AUDIO = bursts([(0.7, "voice"), (1.3, "silence"), (0.7, "voice"), (1.5, "silence")])

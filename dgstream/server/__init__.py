@@ -9,11 +9,13 @@ server is used (STYLE §10). `load_engine()` picks a speech engine by name.
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "ConnectionLog",
     "DeepgramServer",
+    "EngineEntry",
     "EngineUnavailableError",
     "Faults",
     "ServerConfig",
@@ -25,22 +27,49 @@ __all__ = [
 
 _LAZY = {
     "DeepgramServer": "dgstream.server.app",
-    "Faults": "dgstream.server.app",
+    "Faults": "dgstream.server.faults",
     "ServerConfig": "dgstream.server.app",
     "run": "dgstream.server.app",
     "running_server": "dgstream.server.app",
     "ConnectionLog": "dgstream.server.logbook",
-    "SessionTuning": "dgstream.server.session",
+    "SessionTuning": "dgstream.server.cadence",
 }
 
 if TYPE_CHECKING:
     from .app import DeepgramServer, Faults, ServerConfig, run, running_server
+    from .cadence import SessionTuning
     from .engine import Engine
     from .logbook import ConnectionLog
-    from .session import SessionTuning
 
-#: Engine names `load_engine()` knows.
-ENGINES = ("scripted", "moonshine", "tones", "null")
+
+@dataclass(frozen=True)
+class EngineEntry:
+    """Where an engine lives and how to describe it (help text, missing extras)."""
+
+    module: str
+    cls: str
+    summary: str
+    extra: str | None = None  # the pip extra its dependencies come with
+    takes_script: bool = False  # accepts the `script` keyword
+
+
+#: The engines `load_engine()` knows, by name, in the order the CLI lists them.
+ENGINES: dict[str, EngineEntry] = {
+    "scripted": EngineEntry(
+        "dgstream.server.scripted",
+        "ScriptedEngine",
+        "words from a script (kwarg `script`)",
+        takes_script=True,
+    ),
+    "moonshine": EngineEntry(
+        "dgstream.server.moonshine",
+        "MoonshineEngine",
+        "local speech recognition with Moonshine",
+        extra="local",
+    ),
+    "tones": EngineEntry("dgstream.server.tones", "ToneEngine", "a word per tone burst"),
+    "null": EngineEntry("dgstream.server.null", "NullEngine", "no words (for measuring clients)"),
+}
 
 
 class EngineUnavailableError(ImportError):
@@ -48,31 +77,26 @@ class EngineUnavailableError(ImportError):
 
 
 def load_engine(name: str, **kwargs: Any) -> Engine:
-    """The engine called `name`: "scripted" (kwarg `script`), "moonshine" (needs
-    dgstream[local]), "tones" (a word per tone burst) or "null" (no words)."""
-    if name == "scripted":
-        from .scripted import ScriptedEngine
-
-        return ScriptedEngine(script=kwargs.get("script"))
-    if name == "tones":
-        from .tones import ToneEngine
-
-        return ToneEngine()
-    if name == "null":
-        from .null import NullEngine
-
-        return NullEngine()
-    if name == "moonshine":
-        kwargs.pop("script", None)  # a scripted-engine option; moonshine has no script
-        try:
-            module = importlib.import_module("dgstream.server.moonshine")
-            engine: Engine = module.MoonshineEngine(**kwargs)
-        except ImportError as exc:  # the module, or moonshine_voice inside it, is missing
-            raise EngineUnavailableError(
-                f'the moonshine engine needs extra packages: pip install "dgstream[local]" ({exc})'
-            ) from exc
-        return engine
-    raise ValueError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}")
+    """The engine called `name` (see `ENGINES`); keyword arguments go to its class."""
+    entry = ENGINES.get(name)
+    if entry is None:
+        raise ValueError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}")
+    if entry.takes_script:
+        kwargs = {"script": kwargs.get("script")}
+    elif entry.extra is not None:
+        kwargs.pop("script", None)  # a scripted-engine option; others have no script
+    else:
+        kwargs = {}
+    if entry.extra is None:
+        return getattr(importlib.import_module(entry.module), entry.cls)(**kwargs)  # type: ignore[no-any-return]
+    try:
+        module = importlib.import_module(entry.module)
+        engine: Engine = getattr(module, entry.cls)(**kwargs)
+    except ImportError as exc:  # the module, or a dependency inside it, is missing
+        raise EngineUnavailableError(
+            f'the {name} engine needs extra packages: pip install "dgstream[{entry.extra}]" ({exc})'
+        ) from exc
+    return engine
 
 
 def __getattr__(name: str) -> Any:

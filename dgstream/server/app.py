@@ -1,32 +1,23 @@
 """The Deepgram-compatible WebSocket server: the only server code that touches the network.
 
 `DeepgramServer` serves `ws://HOST:PORT/v1/listen` with websockets' asyncio API.
-The handshake (`_process_request`) does what PROTOCOL §1 says: 404 for other paths,
-auth by header or subprotocol when API keys are configured, query parsing with
-`dgstream.options` (400 naming the parameter), and a `dg-request-id` on every
-response (`_process_response`). Each accepted connection is one `Session` (sans
-I/O, `session.py`); this module only moves frames, runs the idle timer, applies
-the `Faults` and records the `ConnectionLog`.
+The handshake (`_process_request`) does what PROTOCOL §1 says: routing by path
+(`ROUTES`: path -> session class; other paths 404), auth by header or subprotocol
+when API keys are configured, query parsing with `dgstream.options` (400 naming
+the parameter), and a `dg-request-id` on every response (`_process_response`).
+Each accepted connection is one session (sans I/O, `v1.py`); this module only
+pumps frames between it and the socket, with the idle timer (`idle.py`), the
+`Faults` (`faults.py`) and the `ConnectionLog`.
 
 Engine work can be slow, so a session's calls run in the default thread executor,
 one at a time per connection (ordering kept), unless the engine declares
 `cheap = True` (the scripted engine), in which case they run on the loop.
-
-Faults apply per connection, read when its handshake arrives:
-* `flush_delay`: seconds to wait after CloseStream before the final flush;
-* `drop_after`: after that many seconds of audio, abort the TCP connection;
-* `reject_status`: refuse every handshake with that HTTP status;
-* `stall_after`: after that many seconds of audio, send nothing at all (no results,
-  no Metadata, no close; CloseStream and the idle timer are ignored) ...
-* `stall_close_after`: ... and after that many wall seconds of stall, close 1011
-  with the NET-0000 reason. Without it the stalled server waits for the client.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import json
 import logging
 import signal
@@ -34,20 +25,25 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from ..options import OptionsError, decode_query, validate
+from ..wire.v1 import LISTEN_PATH
+from .actions import NET0000_REASON, Action, Close, Send
+from .cadence import SessionTuning
+from .engine import is_cheap
+from .faults import Faults, FaultState
+from .handshake import credential, reject, select_subprotocol
+from .idle import IdleTimer
 from .logbook import ConnectionLog, redact_headers
-from .session import NET0000_REASON, Action, Close, Send, Session, SessionTuning
+from .v1 import V1Session
 
 if TYPE_CHECKING:
     from ..options import LiveOptions
@@ -55,38 +51,9 @@ if TYPE_CHECKING:
 
 __all__ = ["DeepgramServer", "Faults", "ServerConfig", "run", "running_server"]
 
-LISTEN_PATH = "/v1/listen"
+#: Which session class serves each path (PROTOCOL §1; /v2/listen will be one more row).
+ROUTES: dict[str, type[V1Session]] = {LISTEN_PATH: V1Session}
 _logger = logging.getLogger("dgstream.server")
-
-# PROTOCOL §1: realistic rejection bodies (err_code, err_msg) by status.
-_REJECTIONS: dict[int, tuple[str, str]] = {
-    400: ("Bad Request", "Bad Request: the request could not be processed."),
-    401: ("INVALID_AUTH", "Invalid credentials."),
-    402: (
-        "ASR_PAYMENT_REQUIRED",
-        "Project does not have enough credits for an ASR request and does not have an "
-        "overage agreement.",
-    ),
-    403: (
-        "INSUFFICIENT_PERMISSIONS",
-        "This key does not have permission to use live transcription.",
-    ),
-    404: ("NOT_FOUND", "Not found."),
-    429: ("TOO_MANY_REQUESTS", "Too many requests. Please try again later."),
-    500: ("INTERNAL_SERVER_ERROR", "The server encountered an internal error."),
-    503: ("SERVICE_UNAVAILABLE", "The service is temporarily unavailable. Please try again later."),
-}
-
-
-@dataclass
-class Faults:
-    """Failure switches for testing clients (see the module docstring)."""
-
-    flush_delay: float = 0.0
-    drop_after: float | None = None
-    reject_status: int | None = None
-    stall_after: float | None = None
-    stall_close_after: float | None = None
 
 
 @dataclass
@@ -113,68 +80,9 @@ class _State:
     log: ConnectionLog
     faults: Faults
     options: LiveOptions | None = None
+    route: type[V1Session] = V1Session
     handler_started: bool = False
     on_end: Callable[[_State], None] | None = None
-
-
-class _IdleTimer:
-    """`conn.recv()` against a deadline, with one timer per connection (PROTOCOL §3 idle).
-
-    `asyncio.wait_for(conn.recv(), t)` made a Task and a timer for every frame (~14% of
-    the server's time at 100 ms chunks, docs/PERFORMANCE.md). Here a frame only moves
-    the deadline; the timer, when it fires before the deadline it was set for has come,
-    re-arms itself for the new one, and when the deadline has come while `recv()`
-    waits, it cancels the handler task, which `recv()` turns into TimeoutError
-    (websockets' recv() is cancel-safe: no message is lost, as with wait_for).
-    """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._task = asyncio.current_task()
-        self._deadline = 0.0
-        self._handle: asyncio.TimerHandle | None = None
-        self._waiting = False
-        self._expired = False
-
-    async def recv(self, conn: ServerConnection, deadline: float) -> str | bytes:
-        """The next message, or TimeoutError once `deadline` (loop time) passes first."""
-        if deadline <= self._loop.time():
-            raise TimeoutError
-        self._deadline = deadline
-        handle = self._handle
-        if handle is None or handle.when() > deadline:
-            if handle is not None:
-                handle.cancel()
-            self._handle = self._loop.call_at(deadline, self._fire)
-        self._waiting = True
-        try:
-            return await conn.recv()
-        except asyncio.CancelledError:
-            if self._expired:
-                self._expired = False
-                # Python 3.11+: undo the timer's cancel; one from elsewhere still stands.
-                uncancel = getattr(self._task, "uncancel", None)
-                if uncancel is None or uncancel() == 0:
-                    raise TimeoutError from None
-            raise
-        finally:
-            self._waiting = False
-
-    def _fire(self) -> None:
-        self._handle = None
-        if not self._waiting:
-            return  # the next recv() arms the timer again
-        if self._loop.time() < self._deadline:
-            self._handle = self._loop.call_at(self._deadline, self._fire)
-            return
-        if self._task is not None and not self._expired:
-            self._expired = True
-            self._task.cancel()
-
-    def close(self) -> None:
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
 
 
 class _Connection(ServerConnection):
@@ -188,32 +96,6 @@ class _Connection(ServerConnection):
         # A connection lost before the handler ran would otherwise never close its log.
         if st is not None and not st.handler_started and st.on_end is not None:
             st.on_end(st)
-
-
-def _header_text(text: str) -> str:
-    return text.replace("\r", " ").replace("\n", " ").encode("ascii", "replace").decode("ascii")
-
-
-def _offered_subprotocols(headers: Headers) -> list[str]:
-    return [
-        p.strip()
-        for h in headers.get_all("Sec-WebSocket-Protocol")
-        for p in h.split(",")
-        if p.strip()
-    ]
-
-
-def _credential(headers: Headers) -> str | None:
-    """The API key or token a request carries (PROTOCOL §1), or None."""
-    auth = headers.get("Authorization")
-    if auth:
-        scheme, _, key = auth.strip().partition(" ")
-        if scheme.lower() in ("token", "bearer") and key.strip():
-            return key.strip()
-    offered = _offered_subprotocols(headers)
-    if len(offered) >= 2 and offered[0].lower() in ("token", "bearer"):
-        return offered[1]
-    return None
 
 
 def _close_info(conn: ServerConnection) -> tuple[int, str, str]:
@@ -315,24 +197,8 @@ class DeepgramServer:
     # -- handshake -----------------------------------------------------------------
     def _reject(self, st: _State, status: int, message: str | None = None) -> Response:
         """PROTOCOL §1: a plain HTTP refusal with dg-error and a JSON body."""
-        try:
-            name, phrase = HTTPStatus(status).name, HTTPStatus(status).phrase
-        except ValueError:
-            name, phrase = "ERROR", "Error"
-        code, default = _REJECTIONS.get(status, (name, f"Request refused with HTTP {status}."))
-        msg = message or default
-        body = json.dumps({"err_code": code, "err_msg": msg, "request_id": st.request_id}).encode()
-        headers = Headers(
-            [
-                ("Date", email.utils.formatdate(usegmt=True)),
-                ("Connection", "close"),
-                ("Content-Type", "application/json"),
-                ("Content-Length", str(len(body))),
-                ("dg-error", _header_text(msg)),
-            ]
-        )
-        st.log.error = msg
-        return Response(status, phrase, headers, body)
+        response, st.log.error = reject(st.request_id, status, message)
+        return response
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         cfg = self.config
@@ -358,9 +224,11 @@ class DeepgramServer:
             del self.logbook[: len(self.logbook) - cfg.logbook_size]
         if isinstance(connection, _Connection):
             connection.dg = st
-        if url.path.rstrip("/") != LISTEN_PATH:
+        route = ROUTES.get(url.path.rstrip("/"))
+        if route is None:
             return self._reject(st, 404, f"Not found: {url.path}")
-        if cfg.api_keys and _credential(request.headers) not in cfg.api_keys:
+        st.route = route
+        if cfg.api_keys and credential(request.headers) not in cfg.api_keys:
             return self._reject(st, 401)  # PROTOCOL §1: INVALID_AUTH
         if st.faults.reject_status is not None:
             return self._reject(st, int(st.faults.reject_status))
@@ -397,10 +265,7 @@ class DeepgramServer:
     def _select_subprotocol(
         connection: ServerConnection, subprotocols: Sequence[Subprotocol]
     ) -> Subprotocol | None:
-        # PROTOCOL §1: with `token, KEY` / `bearer, KEY` the server selects the first name.
-        if subprotocols and subprotocols[0].lower() in ("token", "bearer"):
-            return subprotocols[0]
-        return None
+        return select_subprotocol(subprotocols)
 
     # -- connection ----------------------------------------------------------------
     async def _handle(self, conn: ServerConnection) -> None:
@@ -412,8 +277,8 @@ class DeepgramServer:
         log, faults = st.log, st.faults
         engine = self.engine
         loop = asyncio.get_running_loop()
-        inline = getattr(engine, "cheap", False) is True
-        session: Session | None = None
+        inline = is_cheap(engine)
+        session: V1Session | None = None
 
         async def call(fn: Callable[..., list[Action]], *args: Any) -> list[Action]:
             if inline:
@@ -421,62 +286,47 @@ class DeepgramServer:
             return await loop.run_in_executor(None, fn, *args)
 
         aborted = False
-        timer = _IdleTimer(loop)
+        timer = IdleTimer(loop, self.config.idle_timeout)
+        fault = FaultState(faults)
         try:
-            session = Session(
+            session = st.route(
                 engine, st.options, request_id=st.request_id, tuning=self.config.tuning
             )
-            idle = self.config.idle_timeout
-            idle_deadline = loop.time() + idle  # PROTOCOL §3: the timer runs from the open
-            stalled_since: float | None = None
             while True:
-                deadline = idle_deadline
-                if stalled_since is not None and faults.stall_close_after is not None:
-                    deadline = min(deadline, stalled_since + faults.stall_close_after)
                 try:
-                    msg = await timer.recv(conn, deadline)
+                    msg = await timer.next(conn, fault.stall_deadline())
                 except TimeoutError:
-                    if stalled_since is not None:
-                        if (
-                            faults.stall_close_after is not None
-                            and loop.time() >= stalled_since + faults.stall_close_after - 1e-3
-                        ):
+                    if fault.stalled:
+                        if fault.stall_close_due(loop.time()):
                             # PROTOCOL §3: the server failed to respond in time (NET-0000).
                             await _close(conn, 1011, NET0000_REASON)
                             return
-                        idle_deadline = loop.time() + idle  # a stalled server never times out
+                        timer.reset()  # a stalled server never times out
                         continue
                     # PROTOCOL §3: idle timeout -> Metadata, then close 1011 (NET-0001).
                     await self._apply(
                         conn, log, session.idle_timeout(), False, faults, call, session
                     )
                     return
-                idle_deadline = loop.time() + idle  # any frame resets the idle timer
+                timer.reset()  # any frame resets the idle timer
                 if isinstance(msg, bytes):
                     log.audio_in(len(msg))
                     actions = await call(session.receive_bytes, msg)
                 else:
                     log.text_in(msg)
                     actions = await call(session.receive_text, msg)
-                seconds = session.audio_seconds
-                if faults.drop_after is not None and seconds >= faults.drop_after:
+                what = fault.after_audio(session.audio_seconds, loop.time())
+                if what == "drop":
                     log.note("out", "fault", "drop_after: connection aborted")
                     aborted = True
                     conn.transport.abort()
                     return
-                if (
-                    stalled_since is None
-                    and faults.stall_after is not None
-                    and seconds >= faults.stall_after
-                ):
+                if what == "stall":
                     log.note("out", "fault", "stall_after: server stalled")
-                    stalled_since = loop.time()
-                if await self._apply(
-                    conn, log, actions, stalled_since is not None, faults, call, session
-                ):
+                if await self._apply(conn, log, actions, fault.stalled, faults, call, session):
                     return
                 # A slow engine must not eat the idle window of frames already queued.
-                idle_deadline = loop.time() + idle
+                timer.reset()
         except ConnectionClosed:
             pass  # the client went away (or a 1009 from max_size); recorded below
         except Exception:  # an engine or session bug: log it, close this stream, keep serving
@@ -507,7 +357,7 @@ class DeepgramServer:
         stalled: bool,
         faults: Faults,
         call: Callable[..., Any],
-        session: Session,
+        session: V1Session,
     ) -> bool:
         """Carry out a session's actions; True once the connection is being closed."""
         for action in actions:

@@ -24,12 +24,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..formats import ENCODINGS, SAMPLE_WIDTHS, sniff_container
+
 __all__ = [
     "DEFAULT_THRESHOLD_DBFS",
-    "AudioFormat",
     "DecodeError",
     "Decoder",
     "EnergyDetector",
+    "StreamFormat",
     "alaw_to_int16",
     "frame_dbfs",
     "mulaw_to_int16",
@@ -53,7 +55,7 @@ class DecodeError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class AudioFormat:
+class StreamFormat:
     """What the decoder knows about the stream once its format is settled."""
 
     sample_rate: int
@@ -63,11 +65,11 @@ class AudioFormat:
 
     @property
     def bytes_per_sample(self) -> int:
-        return _WIDTH[self.sample_format]
+        return SAMPLE_WIDTHS[self.sample_format]
 
 
-_WIDTH = {"s16": 2, "s32": 4, "s24": 3, "u8": 1, "f32": 4, "f64": 8, "mulaw": 1, "alaw": 1}
-_RAW_FORMATS = {"linear16": "s16", "linear32": "s32", "mulaw": "mulaw", "alaw": "alaw"}
+#: The raw encodings this decoder reads, and their sample format (PROTOCOL §2).
+_RAW_FORMATS = {name: e.sample_format for name, e in ENCODINGS.items() if e.sample_format}
 
 
 def _ulaw_table() -> Int16Array:
@@ -133,21 +135,7 @@ _CONVERT: dict[str, Callable[[bytes], Int16Array]] = {
 
 def _sniff(head: bytes) -> str:
     """A name for a non-WAV container, for the DATA-0000 reason."""
-    if head.startswith(b"fLaC"):
-        return "FLAC"
-    if head.startswith(b"OggS"):
-        return "Ogg"
-    if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return "WebM/Matroska"
-    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
-        return "MP3"
-    if head[4:8] == b"ftyp":
-        return "MP4"
-    if head.startswith(b"#!AMR"):
-        return "AMR"
-    if head.startswith(b"FORM"):
-        return "AIFF"
-    return "headerless"
+    return sniff_container(head) or "headerless"
 
 
 def _wav_format(fmt: bytes) -> tuple[str, int, int]:
@@ -184,7 +172,7 @@ class Decoder:
     """
 
     def __init__(self, encoding: str | None, sample_rate: int | None, channels: int | None) -> None:
-        self.format: AudioFormat | None = None
+        self.format: StreamFormat | None = None
         self.samples = 0  # decoded samples per channel so far
         self._pending = bytearray()
         self._encoding = encoding
@@ -196,7 +184,7 @@ class Decoder:
         if encoding is not None:
             sample_format = _RAW_FORMATS.get(encoding)
             if sample_format is not None and sample_rate:
-                self.format = AudioFormat(sample_rate, channels or 1, sample_format, "raw")
+                self.format = StreamFormat(sample_rate, channels or 1, sample_format, "raw")
 
     def feed(self, data: bytes) -> Int16Array:
         """Decode `data` (any slice of the stream) into whole sample frames."""
@@ -254,7 +242,7 @@ class Decoder:
                     if self._fmt is None:
                         raise DecodeError("WAV data chunk before its fmt chunk")
                     sample_format, channels, rate = self._fmt
-                    self.format = AudioFormat(rate, channels, sample_format, "wav")
+                    self.format = StreamFormat(rate, channels, sample_format, "wav")
                     # Streamed WAVs write 0 or 0xFFFFFFFF as the size: read to the end.
                     bounded = size not in (0, 0xFFFFFFFF) and not self._unbounded
                     self._data_left = size if bounded else None

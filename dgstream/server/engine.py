@@ -19,7 +19,16 @@ if TYPE_CHECKING:
 
     from ..options import LiveOptions
 
-__all__ = ["Engine", "EngineStream", "EngineWord", "ModelDescription"]
+__all__ = [
+    "BaseEngine",
+    "BaseEngineStream",
+    "Engine",
+    "EngineStream",
+    "EngineWord",
+    "ModelDescription",
+    "finds_endpoints",
+    "is_cheap",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +77,44 @@ class EngineStream(Protocol):
 
 
 class Engine(Protocol):
-    """A recogniser shared by all connections of one server (loaded once)."""
+    """A recogniser shared by all connections of one server (loaded once).
+
+    Capabilities: `cheap` -- streams are fast enough to run on the event loop (no
+    thread hand-off); `endpoints` -- streams find utterance ends themselves
+    (`EngineStream.endpoint`), so the energy detector's endpoints are not used.
+    """
 
     name: str
     model: ModelDescription
+    cheap: bool
+    endpoints: bool
 
     def open_stream(self, *, sample_rate: int, channel: int, options: LiveOptions) -> EngineStream:
         """A new stream for one channel of a connection."""
+
+
+class BaseEngineStream:
+    """Defaults for an `EngineStream`: no endpointing of its own, nothing to release."""
+
+    def endpoint(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+class BaseEngine:
+    """Defaults for an `Engine`: not cheap (runs in threads), no endpointing of its own."""
+
+    cheap: bool = False
+    endpoints: bool = False
+
+
+def is_cheap(engine: Engine) -> bool:
+    """`engine.cheap`, False for engines written before it was in the protocol."""
+    return getattr(engine, "cheap", False) is True
+
+
+def finds_endpoints(engine: Engine) -> bool:
+    """`engine.endpoints`, False for engines written before it was in the protocol."""
+    return getattr(engine, "endpoints", False) is True

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .engine import EngineWord, ModelDescription
+from .engine import BaseEngine, BaseEngineStream, EngineWord, ModelDescription
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -104,7 +104,7 @@ class _Slot:
         self.streams = 0  # streams open on it
 
 
-class MoonshineEngine:
+class MoonshineEngine(BaseEngine):
     """Moonshine speech recognition, loaded once and shared by every stream of a server.
 
     `model` names a model directory inside moonshine_voice's bundled assets
@@ -299,7 +299,7 @@ class _Line:
     words: list[tuple[str, float, float, float]] | None  # engine timings, when given
 
 
-class MoonshineStream:
+class MoonshineStream(BaseEngineStream):
     """One channel of one connection: an `EngineStream` over a Moonshine stream."""
 
     def __init__(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING
 
-from .engine import EngineWord, ModelDescription
+from .engine import BaseEngine, BaseEngineStream, EngineWord, ModelDescription
 
 if TYPE_CHECKING:
     import numpy as np
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["NullEngine"]
 
 
-class _NullStream:
+class _NullStream(BaseEngineStream):
     """Counts samples; reports a word per `word_every` seconds of audio: w0, w1, w2, ...
 
     Numbered words make every result's text unique, so a benchmark can match a line
@@ -53,19 +53,13 @@ class _NullStream:
             out.append(EngineWord(word=f"w{n}", start=start, end=end))
         return out
 
-    def endpoint(self) -> bool:
-        return False
-
     def commit(self) -> list[EngineWord]:
         out = self.hypothesis()
         self._committed += len(out)
         return out
 
-    def close(self) -> None:
-        pass
 
-
-class NullEngine:
+class NullEngine(BaseEngine):
     """An engine that costs nothing: for measuring clients, not recognition."""
 
     name = "null"

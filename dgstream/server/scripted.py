@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Union
 import numpy as np
 
 from .decode import EnergyDetector
-from .engine import EngineWord, ModelDescription
+from .engine import BaseEngine, BaseEngineStream, EngineWord, ModelDescription
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -155,7 +155,7 @@ def parse_script(script: Script) -> list[ScriptWord] | list[tuple[str, str]]:
     return tokens
 
 
-class _TimedStream:
+class _TimedStream(BaseEngineStream):
     """Reports script words whose end the audio clock has reached."""
 
     def __init__(self, words: list[ScriptWord], sample_rate: int) -> None:
@@ -176,9 +176,6 @@ class _TimedStream:
             out.append(w.engine_word())
         return out
 
-    def endpoint(self) -> bool:
-        return False
-
     def commit(self) -> list[EngineWord]:
         out = self.hypothesis()
         self._next += len(out)
@@ -188,7 +185,7 @@ class _TimedStream:
         self._words = []
 
 
-class _TextStream:
+class _TextStream(BaseEngineStream):
     """Lays plain-text words over voiced audio (rule in the module docstring)."""
 
     def __init__(self, tokens: list[tuple[str, str]], sample_rate: int) -> None:
@@ -236,9 +233,6 @@ class _TextStream:
     def hypothesis(self) -> list[EngineWord]:
         return list(self._words)
 
-    def endpoint(self) -> bool:
-        return False
-
     def commit(self) -> list[EngineWord]:
         if self._acc >= self._tail_len:  # a final ends the word being built
             self._emit(self._pos)
@@ -249,7 +243,7 @@ class _TextStream:
         self._words = []
 
 
-class ScriptedEngine:
+class ScriptedEngine(BaseEngine):
     """Deterministic engine driven by a script; cheap enough to run on the event loop."""
 
     name = "scripted"

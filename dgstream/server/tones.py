@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .decode import DEFAULT_THRESHOLD_DBFS, EnergyDetector
-from .engine import EngineWord, ModelDescription
+from .engine import BaseEngine, BaseEngineStream, EngineWord, ModelDescription
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -62,7 +62,7 @@ BASE_HZ = 300.0
 STEP_HZ = 100.0
 
 
-class _ToneStream:
+class _ToneStream(BaseEngineStream):
     def __init__(self, sample_rate: int) -> None:
         self.rate = sample_rate
         self.detector = EnergyDetector(
@@ -113,9 +113,6 @@ class _ToneStream:
     def hypothesis(self) -> list[EngineWord]:
         return list(self.pending)
 
-    def endpoint(self) -> bool:
-        return False
-
     def commit(self) -> list[EngineWord]:
         words, self.pending = self.pending, []
         return words
@@ -124,7 +121,7 @@ class _ToneStream:
         self.pending = []
 
 
-class ToneEngine:
+class ToneEngine(BaseEngine):
     """One word per voiced run, named by the run's pitch (see the module docstring)."""
 
     name = "tones"

@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
 
     from dgstream.server.app import DeepgramServer, ServerConfig
-    from dgstream.server.session import SessionTuning
+    from dgstream.server.cadence import SessionTuning
 
     if args.engine == "null":
         from dgstream.server.null import NullEngine

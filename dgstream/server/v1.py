@@ -1,0 +1,287 @@
+"""The `/v1/listen` session, sans I/O: control messages in, cadence events out as
+`wire.v1` messages.
+
+`V1Session` is what `app.py` drives: `receive_bytes()` for binary frames,
+`receive_text()` for text frames, `finish()` after CloseStream (and the optional
+flush delay), `idle_timeout()` when the idle timer fires. Each returns a list of
+actions (`actions.py`). When results happen is `cadence.py`'s business; this
+module decides what /v1 says about them (PROTOCOL §3, §4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from ..wire.common import ErrorResponse, Word
+from ..wire.v1 import (
+    Alternative,
+    Channel,
+    CloseStream,
+    KeepAlive,
+    LiveResultResponse,
+    MetadataResponse,
+    ModelInfo,
+    ResultMetadata,
+    SpeechStartedResponse,
+    UtteranceEndResponse,
+    parse_control,
+)
+from .actions import NET0001_REASON, Action, Close, Finish, Send
+from .cadence import (
+    Cadence,
+    CadenceSettings,
+    Event,
+    Final,
+    Interim,
+    SessionTuning,
+    SpeechStart,
+    UtteranceEnd,
+)
+from .decode import DecodeError, Decoder
+
+if TYPE_CHECKING:
+    from ..options import LiveOptions
+    from .engine import Engine, EngineStream, EngineWord
+
+__all__ = ["V1Session", "cadence_settings"]
+
+
+def _iso_ms(when: datetime) -> str:
+    when = when.astimezone(timezone.utc)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def _r(x: float) -> float:
+    return round(float(x), 3)
+
+
+def cadence_settings(options: LiveOptions, tuning: SessionTuning) -> CadenceSettings:
+    """What the /v1 query means for the cadence (PROTOCOL §2, §4)."""
+    ep = options.endpointing
+    if ep is False:
+        endpointing: int | None = None
+    elif ep is None or ep is True:
+        endpointing = tuning.default_endpointing_ms
+    else:
+        endpointing = int(ep)
+    interim = options.interim_results is True
+    ue = options.utterance_end_ms
+    return CadenceSettings(
+        interim=interim,
+        endpointing_ms=endpointing,
+        # PROTOCOL §4: UtteranceEnd only with utterance_end_ms AND interim_results.
+        utterance_end=int(ue) / 1000.0 if ue is not None and interim else None,
+        tuning=tuning,
+    )
+
+
+@dataclass
+class _Render:
+    """How /v1 writes words: what the options ask for, and each channel's sentence state."""
+
+    diarize: bool
+    punctuate: bool
+    sentence_start: list[bool]
+
+    def words(
+        self, channel: int, words: list[EngineWord], *, commit: bool, end: bool
+    ) -> tuple[Word, ...]:
+        """Words as wire Words; punctuated forms carry sentence state across finals."""
+        while len(self.sentence_start) <= channel:
+            self.sentence_start.append(True)
+        sentence_start = self.sentence_start[channel]
+        out: list[Word] = []
+        for i, w in enumerate(words):
+            punctuated: str | None = None
+            if self.punctuate:
+                p = w.punctuated
+                if p is None:
+                    p = w.word.capitalize() if sentence_start or w.word == "i" else w.word
+                    if end and i == len(words) - 1 and p[-1:] not in (".", "?", "!"):
+                        p += "."
+                punctuated = p
+                sentence_start = p[-1:] in (".", "?", "!")
+            out.append(
+                Word(
+                    word=w.word,
+                    start=_r(w.start),
+                    end=_r(w.end),
+                    confidence=_r(w.confidence),
+                    punctuated_word=punctuated,
+                    speaker=w.speaker if self.diarize else None,
+                    speaker_confidence=_r(w.confidence) if self.diarize else None,
+                )
+            )
+        if commit:
+            self.sentence_start[channel] = sentence_start
+        return tuple(out)
+
+
+class V1Session:
+    """The server side of one /v1 live stream: decode, detect, drive engine streams, emit JSON."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        options: LiveOptions,
+        *,
+        request_id: str,
+        tuning: SessionTuning | None = None,
+        created: datetime | None = None,
+    ) -> None:
+        self.engine = engine
+        self.options = options
+        self.request_id = request_id
+        self.created = created or datetime.now(timezone.utc)
+        model = engine.model
+        self._model_info = ModelInfo(name=model.name, version=model.version, arch=model.arch)
+        self._result_metadata = ResultMetadata(
+            request_id=request_id, model_info=self._model_info, model_uuid=model.uuid
+        )
+        self._vad_events = options.vad_events is True
+        self._render = _Render(
+            diarize=options.diarize is True,
+            punctuate=options.punctuate is True or options.smart_format is True,
+            sentence_start=[],
+        )
+        self._cadence = Cadence(
+            engine,
+            cadence_settings(options, tuning or SessionTuning()),
+            Decoder(options.encoding, options.sample_rate, options.channels),
+            per_channel=options.multichannel is True,
+        )
+        self.closing = False  # CloseStream received
+        self.done = False  # a Close action has been issued
+
+    # -- properties ----------------------------------------------------------------
+    @property
+    def audio_bytes(self) -> int:
+        return self._cadence.audio_bytes
+
+    @property
+    def audio_seconds(self) -> float:
+        """Seconds of audio decoded so far (per channel)."""
+        return self._cadence.audio_seconds
+
+    @property
+    def channels(self) -> int:
+        """Channels of the audio, 0 until some audio has been decoded."""
+        return self._cadence.channels
+
+    # -- input ----------------------------------------------------------------------
+    def receive_bytes(self, data: bytes) -> list[Action]:
+        """A binary frame (audio). Ignored after CloseStream or close."""
+        if self.done or self.closing:
+            return []
+        try:
+            events = self._cadence.feed(data, self._open_stream)
+        except DecodeError as exc:
+            # PROTOCOL §3: undecodable audio closes with a DATA-0000 reason (assumed 1008).
+            self.done = True
+            return [Close(1008, str(exc))]
+        return self._sends(events)
+
+    def _open_stream(self, channel: int, rate: int) -> EngineStream:
+        return self.engine.open_stream(sample_rate=rate, channel=channel, options=self.options)
+
+    def receive_text(self, text: str) -> list[Action]:
+        """A text frame: a control message, or an in-band SchemaError."""
+        if self.done:
+            return []
+        control = parse_control(text)
+        if isinstance(control, ErrorResponse):
+            # PROTOCOL §3: unreadable text gets an in-band SchemaError; the stream stays open.
+            return [Send(control.to_wire())]
+        if self.closing or isinstance(control, KeepAlive):
+            return []  # PROTOCOL §3: KeepAlive only resets the idle timer (app's job)
+        if isinstance(control, CloseStream):
+            self.closing = True
+            return [Finish()]
+        # PROTOCOL §3: Finalize flushes every channel (or only `channel`).
+        return self._sends(self._cadence.flush(control.channel, from_finalize=True))
+
+    def finish(self) -> list[Action]:
+        """PROTOCOL §3: CloseStream -> last finals, Metadata, close 1000."""
+        if self.done:
+            return []
+        self.closing = True
+        self.done = True
+        out = self._sends(self._cadence.flush(from_finalize=False))
+        out.append(Send(self.metadata()))
+        out.append(Close(1000, ""))
+        return out
+
+    def idle_timeout(self) -> list[Action]:
+        """PROTOCOL §3: no frame for the idle window -> Metadata, close 1011 (NET-0001)."""
+        if self.done:
+            return []
+        self.done = True
+        return [Send(self.metadata()), Close(1011, NET0001_REASON)]
+
+    def close(self) -> None:
+        """Release the engine streams (once, when the connection ends)."""
+        self._cadence.close()
+
+    # -- output ---------------------------------------------------------------------
+    def metadata(self) -> dict[str, Any]:
+        """PROTOCOL §4: the Metadata message (models absent when no audio was processed)."""
+        c = self._cadence
+        uuid = self._result_metadata.model_uuid
+        seen = c.decoder.samples > 0
+        return MetadataResponse(
+            request_id=self.request_id,
+            transaction_key="deprecated",
+            sha256=c.sha.hexdigest(),
+            created=_iso_ms(self.created),
+            duration=_r(self.audio_seconds),
+            channels=self.channels,
+            models=(uuid,) if seen else (),
+            model_info={uuid: self._model_info} if seen else {},
+        ).to_wire()
+
+    def _sends(self, events: list[Event]) -> list[Action]:
+        out: list[Action] = []
+        total = len(self._cadence.tracks)
+        for e in events:
+            if isinstance(e, (Interim, Final)):
+                out.append(Send(self._result(e, total).to_wire()))
+            elif isinstance(e, SpeechStart):
+                if self._vad_events:
+                    # PROTOCOL §4: SpeechStarted, timestamp = start of the voiced run.
+                    msg = SpeechStartedResponse(
+                        channel=(e.channel, total), timestamp=_r(e.timestamp)
+                    )
+                    out.append(Send(msg.to_wire()))
+            elif isinstance(e, UtteranceEnd):
+                # PROTOCOL §4: UtteranceEnd, once per gap.
+                ue = UtteranceEndResponse(
+                    channel=(e.channel, total), last_word_end=_r(e.last_word_end)
+                )
+                out.append(Send(ue.to_wire()))
+        return out
+
+    def _result(self, e: Interim | Final, total: int) -> LiveResultResponse:
+        is_final = isinstance(e, Final)
+        end_sentence = isinstance(e, Final) and e.end_sentence
+        words = self._render.words(e.channel, e.words, commit=is_final, end=end_sentence)
+        transcript = " ".join(
+            (w.punctuated_word or "") if self._render.punctuate else w.word for w in words
+        )
+        confidence = _r(sum(w.confidence for w in e.words) / len(e.words)) if e.words else 0.0
+        start = _r(e.start)
+        return LiveResultResponse(
+            channel_index=(e.channel, total),
+            duration=_r(_r(e.end) - start),
+            start=start,
+            is_final=is_final,
+            speech_final=isinstance(e, Final) and e.speech_final,
+            channel=Channel(
+                alternatives=(
+                    Alternative(transcript=transcript, confidence=confidence, words=words),
+                )
+            ),
+            metadata=self._result_metadata,
+            from_finalize=isinstance(e, Final) and e.from_finalize,
+        )
