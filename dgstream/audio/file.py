@@ -23,7 +23,7 @@ from ..errors import AudioError
 from ..formats import sniff_container
 from . import CONTAINER_CHUNK_BYTES, AudioFormat
 from .pacing import Pacer
-from .pyav import Blocks, pcm
+from .pyav import Blocks, audio_stream, pcm
 
 __all__ = ["FileSource", "sniff_container"]
 
@@ -43,7 +43,7 @@ class _Probe:
     frames: int = 0
     container: str | None = None  # set: pass through; None: decode
     note: str | None = None
-    #: Decode with PyAV (what libsndfile does not read): the audio stream's index.
+    #: Decode with PyAV (what libsndfile does not read): the stream index in the container.
     av_track: int | None = None
 
 
@@ -103,17 +103,10 @@ def _probe_av(path: Path, track: int | None) -> _Probe | None:
         return None
     try:
         with av.open(str(path)) as container:
-            streams = list(container.streams.audio)
-            if not streams:
+            stream = audio_stream(container, track, str(path))
+            if stream is None:
                 return None
-            index = 0 if track is None else track
-            if not 0 <= index < len(streams):
-                raise AudioError(
-                    f"{path} has {len(streams)} audio track(s): pick one with --track 0"
-                    + (f" to {len(streams) - 1}." if len(streams) > 1 else ".")
-                )
-            stream = streams[index]
-            rate, channels = int(stream.rate or 0), int(stream.channels or 0)
+            index, rate, channels = stream.index, int(stream.rate or 0), int(stream.channels or 0)
             if stream.duration is not None and stream.time_base is not None:
                 seconds = float(stream.duration * stream.time_base)
             else:
@@ -133,7 +126,7 @@ def _av_reader(
     import av
 
     container = av.open(str(path))
-    decoded = pcm(container, container.streams.audio[track])
+    decoded = pcm(container, container.streams[track])
     blocks = Blocks(frames * channels * 2)
     ready: list[bytes] = []
 

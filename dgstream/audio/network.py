@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ..errors import AudioError
 from . import AudioFormat
 from .pacing import Pacer
-from .pyav import Blocks, pcm
+from .pyav import Blocks, audio_stream, pcm
 
 __all__ = ["UrlSource", "shown_url"]
 
@@ -99,16 +99,9 @@ class UrlSource:
         self.chunk_ms = chunk_ms
         container = _open(url, timeout)
         try:
-            streams = list(container.streams.audio)
-            if not streams:
+            stream = audio_stream(container, track, shown_url(url))
+            if stream is None:
                 raise AudioError(f"{shown_url(url)} has no audio track.")
-            index = 0 if track is None else track
-            if not 0 <= index < len(streams):
-                raise AudioError(
-                    f"{shown_url(url)} has {len(streams)} audio track(s): "
-                    f"pick one with --track 0 to {len(streams) - 1}."
-                )
-            stream = streams[index]
             rate, channels = int(stream.rate or 0), int(stream.channels or 0)
             if rate <= 0 or channels <= 0:
                 raise AudioError(f"{shown_url(url)}: the audio track has no sample rate.")
@@ -116,7 +109,7 @@ class UrlSource:
             container.close()
             raise
         self._container: Any = container
-        self._track = index
+        self._track = stream.index
         #: Seconds of audio when known (a file); None for a live stream.
         self.duration: float | None = container.duration / 1_000_000 if container.duration else None
         self.live = self.duration is None
@@ -221,7 +214,7 @@ class UrlSource:
                         self.reconnects += 1
                         log.warning("reconnected to %s", shown_url(self.url))
                     resume = decoded_until if not self.live and self.reconnects else None
-                    for start, data in pcm(container, container.streams.audio[self._track]):
+                    for start, data in pcm(container, container.streams[self._track]):
                         if resume is not None and start is not None:
                             data = _trim(data, start, resume, rate, channels)
                         for block in blocks.add(data):

@@ -8,7 +8,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["Blocks", "pcm"]
+__all__ = ["Blocks", "audio_stream", "pcm"]
+
+
+def audio_stream(container: Any, track: int | None, name: str) -> Any | None:
+    """The audio stream `track` (default the first) of an open container; None when it
+    has no audio. AudioError when `track` names none of its audio streams."""
+    from ..errors import AudioError
+
+    streams = list(container.streams.audio)
+    if not streams:
+        return None
+    index = 0 if track is None else track
+    if not 0 <= index < len(streams):
+        last = f" to {len(streams) - 1}" if len(streams) > 1 else ""
+        raise AudioError(
+            f"{name} has {len(streams)} audio track(s): pick one with --track 0{last}."
+        )
+    return streams[index]
 
 
 def pcm(container: Any, stream: Any) -> Iterator[tuple[float | None, bytes]]:
