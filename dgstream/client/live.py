@@ -54,6 +54,7 @@ from ..replay import ReconnectPolicy, ReplayBuffer, Retimer, retryable_close
 from .config import DEFAULT_URL, auth_headers, build_url
 from .connection import close_of, connect
 from .events import Handler, event_key
+from .state import Lifecycle, State
 
 if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection
@@ -110,6 +111,8 @@ class AsyncLiveClient:
         self._queue: asyncio.Queue[tuple[LiveTranscriptionEvents, Any] | None] | None = None
         self._iter_queue: asyncio.Queue[Any] | None = None
         self._finish_task: asyncio.Task[bool] | None = None
+        #: The lifecycle state (NEW, CONNECTING, OPEN, RECONNECTING, CLOSING, CLOSED).
+        self.lifecycle = Lifecycle()
         self._closing = False  # CloseStream has been sent
         self._abandoned = False  # finish() gave up waiting and closed the socket itself
         self._close_emitted = False
@@ -241,11 +244,17 @@ class AsyncLiveClient:
             self._queue = asyncio.Queue()
             if not self._handlers and self._iter_queue is None:
                 self._iter_queue = asyncio.Queue()  # nothing registered: the caller will iterate
+        self.lifecycle.transition(State.CONNECTING)
         try:
             self._ws = await self._connect(all_headers)
         except (HandshakeError, ConnectError) as exc:
+            self.lifecycle.transition(State.NEW)  # a failed start may be tried again
             await self._report_start_failure(exc)
             raise
+        except BaseException:
+            self.lifecycle.transition(State.NEW)
+            raise
+        self.lifecycle.transition(State.OPEN)
         self.request_id = (
             self._ws.response.headers.get("dg-request-id", "") if self._ws.response else ""
         )
@@ -330,6 +339,7 @@ class AsyncLiveClient:
         policy, replay = self.policy, self._replay
         assert policy is not None and replay is not None
         self.reconnecting = True
+        self.lifecycle.transition(State.RECONNECTING)
         self._connected.clear()
         loop = asyncio.get_running_loop()
         outage_start = loop.time()
@@ -377,6 +387,8 @@ class AsyncLiveClient:
             self._last_send = loop.time()
             self.reconnects += 1
             self.reconnecting = False
+            if self.lifecycle.state is State.RECONNECTING:  # else finish() moved it to CLOSING
+                self.lifecycle.transition(State.CLOSING if self._closing else State.OPEN)
             self._connected.set()
             outage = loop.time() - outage_start
             replayed = replay.audio_time - offset
@@ -449,6 +461,7 @@ class AsyncLiveClient:
         if self._close_emitted:
             return
         self._close_emitted = True
+        self.lifecycle.transition(State.CLOSED)
         self._deliver(
             LiveTranscriptionEvents.Close,
             CloseResponse(code=self.close_code, reason=self.close_reason, clean=clean),
@@ -497,11 +510,11 @@ class AsyncLiveClient:
     # -- sending ------------------------------------------------------------------
     def is_open(self) -> bool:
         """True while the socket is open (not reconnecting) and finish() has not been called."""
-        from websockets.protocol import State
+        from websockets.protocol import State as WsState
 
         return (
             self._ws is not None
-            and self._ws.state is State.OPEN
+            and self._ws.state is WsState.OPEN
             and not self._closing
             and not self.reconnecting
         )
@@ -516,9 +529,9 @@ class AsyncLiveClient:
             raise DgstreamError("not connected: call start() first")
         if self.close_error is not None:
             raise self.close_error
-        from websockets.protocol import State
+        from websockets.protocol import State as WsState
 
-        if ws.state is not State.OPEN:
+        if ws.state is not WsState.OPEN:
             raise StreamClosedError(self.close_code, self.close_reason)
         return ws
 
@@ -626,20 +639,22 @@ class AsyncLiveClient:
 
     async def _finish(self) -> bool:
         assert self._ws is not None and self._recv_task is not None
-        from websockets.protocol import State
+        from websockets.protocol import State as WsState
 
         if self.reconnecting:
             try:
                 await asyncio.wait_for(self._connected.wait(), self.finish_timeout)
             except TimeoutError:
                 pass
-        if not self._recv_task.done() and self._ws.state is State.OPEN:
+        if not self._recv_task.done() and self._ws.state is WsState.OPEN:
             try:
                 # PROTOCOL §3: the server flushes, sends the last Results, Metadata, closes 1000.
                 await self._send_text(CLOSE_STREAM)
             except DgstreamError:
                 pass
         self._closing = True
+        if self.lifecycle.state in (State.OPEN, State.RECONNECTING):
+            self.lifecycle.transition(State.CLOSING)
         done, _ = await asyncio.wait({self._recv_task}, timeout=self.finish_timeout)
         if not done:
             log.warning(
@@ -664,6 +679,11 @@ class AsyncLiveClient:
                 self._on_closed()
             return False
         return self.close_code == 1000 and self.close_error is None
+
+    @property
+    def state(self) -> State:
+        """The current lifecycle state."""
+        return self.lifecycle.state
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started_at if self.started_at else 0.0
