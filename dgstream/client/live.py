@@ -115,7 +115,6 @@ class AsyncLiveClient:
         self.lifecycle = Lifecycle()
         self._closing = False  # CloseStream has been sent
         self._abandoned = False  # finish() gave up waiting and closed the socket itself
-        self._close_emitted = False
         self._last_send = 0.0
         #: The server's id for this stream (`dg-request-id`), once connected.
         self.request_id = ""
@@ -458,9 +457,8 @@ class AsyncLiveClient:
         self._emit_close(clean)
 
     def _emit_close(self, clean: bool) -> None:
-        if self._close_emitted:
-            return
-        self._close_emitted = True
+        if self.lifecycle.state is State.CLOSED:
+            return  # Close is emitted once
         self.lifecycle.transition(State.CLOSED)
         self._deliver(
             LiveTranscriptionEvents.Close,
@@ -484,7 +482,11 @@ class AsyncLiveClient:
             try:
                 await self._send_text(KEEP_ALIVE)
             except DgstreamError:
-                if self.policy is None or self.close_error is not None or self._close_emitted:
+                if (
+                    self.policy is None
+                    or self.close_error is not None
+                    or self.lifecycle.state is State.CLOSED
+                ):
                     return
                 await asyncio.sleep(0.05)  # a reconnect is about to start
 
@@ -566,7 +568,7 @@ class AsyncLiveClient:
         try:
             await self._ws.send(data)
         except ConnectionClosed:
-            if replay is None or self._close_emitted:
+            if replay is None or self.lifecycle.state is State.CLOSED:
                 raise StreamClosedError(self.close_code or 1006, self.close_reason) from None
             # Kept in the replay buffer; the receive task reconnects or reports the failure.
         self._last_send = asyncio.get_running_loop().time()
