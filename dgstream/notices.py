@@ -17,6 +17,7 @@ __all__ = [
     "FinishTimedOut",
     "HandlerFailed",
     "OpenResponse",
+    "ReceiveFailed",
     "ReconnectFailed",
     "ReconnectedResponse",
     "ReconnectingResponse",
@@ -98,3 +99,10 @@ class FinishTimedOut(ErrorResponse):
     """A Warning: the server did not finish within the finish timeout after CloseStream."""
 
     variant: str = "FinishTimeout"
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiveFailed(ErrorResponse):
+    """Reading or parsing a frame failed in the client; `exception` is what was raised."""
+
+    variant: str = "ClientError"

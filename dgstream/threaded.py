@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
-from .client import AsyncLiveClient, Handler, _event_key
+from .client import AsyncLiveClient, Handler, event_key
 from .errors import DgstreamError
 from .messages import LiveTranscriptionEvents
 from .options import LiveOptions
@@ -119,7 +119,7 @@ class LiveClient:
         """Call `handler(client, <payload>=..., **kwargs)` for each `event`, on the handler thread."""
         if not callable(handler):
             raise TypeError("handler must be callable")
-        key = _event_key(event)
+        key = event_key(event)
         self._handlers.append((key, handler))
         if self._client is not None:
             self._client.on(key, handler)

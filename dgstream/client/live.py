@@ -14,29 +14,25 @@ import asyncio
 import inspect
 import logging
 import os
-import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
-from ._version import __version__
-from .errors import (
+from ..errors import (
     ConnectError,
     DgstreamError,
     HandshakeError,
     ReconnectFailedError,
     StreamClosedError,
     explain_close,
-    handshake_error,
 )
-from .messages import (
+from ..formats import bytes_per_second
+from ..messages import (
     CLOSE_STREAM,
     EVENT_OF,
     KEEP_ALIVE,
     PAYLOAD_NAME,
     CloseResponse,
-    ErrorResponse,
     LiveResultResponse,
     LiveTranscriptionEvents,
     OpenResponse,
@@ -45,71 +41,29 @@ from .messages import (
     finalize_message,
     parse_message,
 )
-from .notices import FinishTimedOut, HandlerFailed, ReconnectFailed, StartFailed, StreamClosed
-from .options import LiveOptions, encode_query
-from .replay import ReconnectPolicy, ReplayBuffer, Retimer, retryable_close
+from ..notices import (
+    FinishTimedOut,
+    HandlerFailed,
+    ReceiveFailed,
+    ReconnectFailed,
+    StartFailed,
+    StreamClosed,
+)
+from ..options import LiveOptions, encode_query
+from ..replay import ReconnectPolicy, ReplayBuffer, Retimer, retryable_close
+from .config import DEFAULT_URL, auth_headers, build_url
+from .connection import close_of, connect
+from .events import Handler, event_key
+from .state import Lifecycle, State
 
 if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection
 
-__all__ = ["DEFAULT_URL", "AsyncLiveClient", "build_url", "redact_headers"]
+__all__ = ["AsyncLiveClient"]
 
 log = logging.getLogger("dgstream")
 
-DEFAULT_URL = "wss://api.deepgram.com"
-LISTEN_PATH = "/v1/listen"
-
-Handler = Callable[..., Any]
 Event = LiveTranscriptionEvents
-
-
-def build_url(base: str | None, query: str = "") -> str:
-    """The `/v1/listen` URL for a base URL (PROTOCOL §1).
-
-    `http://` maps to `ws://`, `https://` and bare hosts to `wss://`; a path prefix is
-    kept (reverse proxies) and a path already ending in `/v1/listen` is not doubled.
-    """
-    base = (base or DEFAULT_URL).strip()
-    if "://" not in base:
-        base = "wss://" + base
-    parts = urlsplit(base)
-    scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme.lower())
-    if scheme is None:
-        raise ValueError(
-            f"unsupported URL scheme {parts.scheme!r} in {base!r}; use ws://, wss://, http:// or https://"
-        )
-    if not parts.netloc:
-        raise ValueError(f"no host in URL {base!r}")
-    path = parts.path.rstrip("/")
-    if not path.endswith(LISTEN_PATH):
-        path += LISTEN_PATH
-    q = "&".join(x for x in (parts.query, query) if x)
-    return urlunsplit((scheme, parts.netloc, path, q, ""))
-
-
-def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Headers safe to log: credentials replaced by their scheme and `***`."""
-    out = {}
-    for k, v in headers.items():
-        if k.lower() in ("authorization", "sec-websocket-protocol"):
-            scheme = v.split(None, 1)[0].rstrip(",") if v else ""
-            out[k] = f"{scheme} ***"
-        else:
-            out[k] = v
-    return out
-
-
-def _event_key(event: LiveTranscriptionEvents | str) -> LiveTranscriptionEvents:
-    if isinstance(event, LiveTranscriptionEvents):
-        return event
-    try:
-        return LiveTranscriptionEvents(event)
-    except ValueError:
-        try:
-            return LiveTranscriptionEvents[event]
-        except KeyError:
-            names = ", ".join(e.name for e in LiveTranscriptionEvents)
-            raise ValueError(f"unknown event {event!r}; use one of {names}") from None
 
 
 class AsyncLiveClient:
@@ -157,9 +111,10 @@ class AsyncLiveClient:
         self._queue: asyncio.Queue[tuple[LiveTranscriptionEvents, Any] | None] | None = None
         self._iter_queue: asyncio.Queue[Any] | None = None
         self._finish_task: asyncio.Task[bool] | None = None
+        #: The lifecycle state (NEW, CONNECTING, OPEN, RECONNECTING, CLOSING, CLOSED).
+        self.lifecycle = Lifecycle()
         self._closing = False  # CloseStream has been sent
         self._abandoned = False  # finish() gave up waiting and closed the socket itself
-        self._close_emitted = False
         self._last_send = 0.0
         #: The server's id for this stream (`dg-request-id`), once connected.
         self.request_id = ""
@@ -192,7 +147,7 @@ class AsyncLiveClient:
         """Call `handler(client, <payload>=..., **kwargs)` for each `event` (sync or async)."""
         if not callable(handler):
             raise TypeError("handler must be callable")
-        self._handlers.setdefault(_event_key(event), []).append(handler)
+        self._handlers.setdefault(event_key(event), []).append(handler)
 
     def _deliver(self, event: LiveTranscriptionEvents, payload: Any) -> None:
         if self._iter_queue is not None:
@@ -243,13 +198,6 @@ class AsyncLiveClient:
             )
 
     # -- connecting -------------------------------------------------------------
-    def _auth_headers(self) -> dict[str, str]:
-        if self._access_token and not self._api_key:
-            return {"Authorization": f"Bearer {self._access_token}"}
-        if self._api_key:
-            return {"Authorization": f"Token {self._api_key}"}
-        return {}
-
     async def start(
         self,
         options: LiveOptions | Mapping[str, Any] | None = None,
@@ -277,9 +225,17 @@ class AsyncLiveClient:
         for name, value in (members or {}).items():
             setattr(self._owner, name, value)
         self.url = build_url(self.base_url, encode_query(options, addons))
-        all_headers = {**self._headers, **dict(headers or {}), **self._auth_headers()}
+        all_headers = {
+            **self._headers,
+            **dict(headers or {}),
+            **auth_headers(self._api_key, self._access_token),
+        }
         self._all_headers = all_headers
-        bps = _bytes_per_second(options)
+        bps = (
+            bytes_per_second(options.encoding, options.sample_rate, options.channels)
+            if options is not None
+            else None
+        )
         if self.policy is not None and bps:
             separate = options.channels if options and options.multichannel else 1
             self._replay = ReplayBuffer(bps, self.policy.buffer_seconds, int(separate or 1))
@@ -287,11 +243,17 @@ class AsyncLiveClient:
             self._queue = asyncio.Queue()
             if not self._handlers and self._iter_queue is None:
                 self._iter_queue = asyncio.Queue()  # nothing registered: the caller will iterate
+        self.lifecycle.transition(State.CONNECTING)
         try:
             self._ws = await self._connect(all_headers)
         except (HandshakeError, ConnectError) as exc:
+            self.lifecycle.transition(State.NEW)  # a failed start may be tried again
             await self._report_start_failure(exc)
             raise
+        except BaseException:
+            self.lifecycle.transition(State.NEW)
+            raise
+        self.lifecycle.transition(State.OPEN)
         self.request_id = (
             self._ws.response.headers.get("dg-request-id", "") if self._ws.response else ""
         )
@@ -323,54 +285,7 @@ class AsyncLiveClient:
         self._iter_queue = None
 
     async def _connect(self, headers: dict[str, str]) -> ClientConnection:
-        from websockets.asyncio.client import connect
-        from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
-
-        log.debug("connecting to %s with headers %s", self.url, redact_headers(headers))
-        try:
-            return await connect(
-                self.url,
-                additional_headers=headers,
-                user_agent_header=f"dgstream/{__version__}",
-                open_timeout=self.open_timeout,
-                compression=None,  # audio does not compress; deflate only costs CPU
-                max_size=16 * 1024 * 1024,
-                max_queue=64,
-                close_timeout=5,
-            )
-        except InvalidStatus as exc:
-            resp = exc.response
-            raise handshake_error(
-                resp.status_code,
-                {k.lower(): v for k, v in resp.headers.raw_items()},
-                bytes(resp.body or b""),
-                url=self.url,
-            ) from None
-        except InvalidURI as exc:
-            raise ConnectError(f"invalid server URL {self.url!r}: {exc}", url=self.url) from None
-        except ssl.SSLError as exc:
-            raise ConnectError(
-                f"TLS handshake with {self._host()} failed ({exc.reason or exc}); "
-                "if the server is plain, use a ws:// or http:// URL",
-                url=self.url,
-            ) from None
-        except TimeoutError:
-            raise ConnectError(
-                f"timed out after {self.open_timeout:g} s opening a connection to {self._host()}",
-                url=self.url,
-            ) from None
-        except InvalidHandshake as exc:
-            raise ConnectError(
-                f"{self._host()} did not complete a WebSocket handshake: {exc}", url=self.url
-            ) from None
-        except OSError as exc:
-            text = _os_error_text(exc)
-            if self.url.startswith("wss:") and isinstance(exc, (ConnectionResetError, EOFError)):
-                text += "; if the server is plain (no TLS), use a ws:// or http:// URL"
-            raise ConnectError(f"cannot connect to {self._host()}: {text}", url=self.url) from None
-
-    def _host(self) -> str:
-        return urlsplit(self.url).netloc or self.url
+        return await connect(self.url, headers, self.open_timeout)
 
     # -- the running connection ---------------------------------------------------
     async def _run(self) -> None:
@@ -379,7 +294,7 @@ class AsyncLiveClient:
             ws = self._ws
             assert ws is not None
             await self._receive(ws)
-            code, reason = _close_of(ws)
+            code, reason = close_of(ws)
             if (
                 self._abandoned
                 or self.policy is None
@@ -415,9 +330,7 @@ class AsyncLiveClient:
             log.exception("receive failed")
             self._deliver(
                 LiveTranscriptionEvents.Error,
-                ErrorResponse(
-                    description=f"receive failed: {exc}", variant="ClientError", exception=exc
-                ),
+                ReceiveFailed(description=f"receive failed: {exc}", exception=exc),
             )
 
     async def _reconnect(self, code: int | None, reason: str) -> bool:
@@ -425,6 +338,7 @@ class AsyncLiveClient:
         policy, replay = self.policy, self._replay
         assert policy is not None and replay is not None
         self.reconnecting = True
+        self.lifecycle.transition(State.RECONNECTING)
         self._connected.clear()
         loop = asyncio.get_running_loop()
         outage_start = loop.time()
@@ -472,6 +386,8 @@ class AsyncLiveClient:
             self._last_send = loop.time()
             self.reconnects += 1
             self.reconnecting = False
+            if self.lifecycle.state is State.RECONNECTING:  # else finish() moved it to CLOSING
+                self.lifecycle.transition(State.CLOSING if self._closing else State.OPEN)
             self._connected.set()
             outage = loop.time() - outage_start
             replayed = replay.audio_time - offset
@@ -521,7 +437,7 @@ class AsyncLiveClient:
         """The socket is closed: record why, report an abnormal close, emit Close once."""
         ws = self._ws
         assert ws is not None
-        self.close_code, self.close_reason = _close_of(ws)
+        self.close_code, self.close_reason = close_of(ws)
         reason = self.close_reason
         clean = self.close_code == 1000 or (self._closing and self.close_code == 1005)
         if not clean:
@@ -541,9 +457,9 @@ class AsyncLiveClient:
         self._emit_close(clean)
 
     def _emit_close(self, clean: bool) -> None:
-        if self._close_emitted:
-            return
-        self._close_emitted = True
+        if self.lifecycle.state is State.CLOSED:
+            return  # Close is emitted once
+        self.lifecycle.transition(State.CLOSED)
         self._deliver(
             LiveTranscriptionEvents.Close,
             CloseResponse(code=self.close_code, reason=self.close_reason, clean=clean),
@@ -566,7 +482,11 @@ class AsyncLiveClient:
             try:
                 await self._send_text(KEEP_ALIVE)
             except DgstreamError:
-                if self.policy is None or self.close_error is not None or self._close_emitted:
+                if (
+                    self.policy is None
+                    or self.close_error is not None
+                    or self.lifecycle.state is State.CLOSED
+                ):
                     return
                 await asyncio.sleep(0.05)  # a reconnect is about to start
 
@@ -592,11 +512,11 @@ class AsyncLiveClient:
     # -- sending ------------------------------------------------------------------
     def is_open(self) -> bool:
         """True while the socket is open (not reconnecting) and finish() has not been called."""
-        from websockets.protocol import State
+        from websockets.protocol import State as WsState
 
         return (
             self._ws is not None
-            and self._ws.state is State.OPEN
+            and self._ws.state is WsState.OPEN
             and not self._closing
             and not self.reconnecting
         )
@@ -611,9 +531,9 @@ class AsyncLiveClient:
             raise DgstreamError("not connected: call start() first")
         if self.close_error is not None:
             raise self.close_error
-        from websockets.protocol import State
+        from websockets.protocol import State as WsState
 
-        if ws.state is not State.OPEN:
+        if ws.state is not WsState.OPEN:
             raise StreamClosedError(self.close_code, self.close_reason)
         return ws
 
@@ -648,7 +568,7 @@ class AsyncLiveClient:
         try:
             await self._ws.send(data)
         except ConnectionClosed:
-            if replay is None or self._close_emitted:
+            if replay is None or self.lifecycle.state is State.CLOSED:
                 raise StreamClosedError(self.close_code or 1006, self.close_reason) from None
             # Kept in the replay buffer; the receive task reconnects or reports the failure.
         self._last_send = asyncio.get_running_loop().time()
@@ -721,20 +641,22 @@ class AsyncLiveClient:
 
     async def _finish(self) -> bool:
         assert self._ws is not None and self._recv_task is not None
-        from websockets.protocol import State
+        from websockets.protocol import State as WsState
 
         if self.reconnecting:
             try:
                 await asyncio.wait_for(self._connected.wait(), self.finish_timeout)
             except TimeoutError:
                 pass
-        if not self._recv_task.done() and self._ws.state is State.OPEN:
+        if not self._recv_task.done() and self._ws.state is WsState.OPEN:
             try:
                 # PROTOCOL §3: the server flushes, sends the last Results, Metadata, closes 1000.
                 await self._send_text(CLOSE_STREAM)
             except DgstreamError:
                 pass
         self._closing = True
+        if self.lifecycle.state in (State.OPEN, State.RECONNECTING):
+            self.lifecycle.transition(State.CLOSING)
         done, _ = await asyncio.wait({self._recv_task}, timeout=self.finish_timeout)
         if not done:
             log.warning(
@@ -760,6 +682,11 @@ class AsyncLiveClient:
             return False
         return self.close_code == 1000 and self.close_error is None
 
+    @property
+    def state(self) -> State:
+        """The current lifecycle state."""
+        return self.lifecycle.state
+
     def elapsed(self) -> float:
         return time.monotonic() - self.started_at if self.started_at else 0.0
 
@@ -782,41 +709,3 @@ class AsyncLiveClient:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.finish()
-
-
-def _close_of(ws: ClientConnection) -> tuple[int, str]:
-    """Why a connection ended: a close this side sent first for an error of its own (1009,
-    a message over the size limit), else the server's close frame, else 1006 (none)."""
-    rcvd, sent = ws.protocol.close_rcvd, ws.protocol.close_sent
-    if sent is not None and sent.code not in (1000, 1001) and not ws.protocol.close_rcvd_then_sent:
-        return sent.code, sent.reason
-    if rcvd is not None:
-        return rcvd.code, rcvd.reason
-    return 1006, ""
-
-
-_SAMPLE_WIDTH = {"linear16": 2, "linear32": 4, "mulaw": 1, "alaw": 1}
-
-
-def _bytes_per_second(options: LiveOptions | None) -> float | None:
-    """Raw PCM's byte rate, or None for containers (which cannot be replayed mid-stream)."""
-    if options is None or options.encoding not in _SAMPLE_WIDTH or not options.sample_rate:
-        return None
-    try:
-        rate = int(options.sample_rate)
-        channels = int(options.channels or 1)
-    except (TypeError, ValueError):
-        return None
-    return float(_SAMPLE_WIDTH[str(options.encoding)] * rate * channels)
-
-
-def _os_error_text(exc: OSError) -> str:
-    import socket
-
-    if isinstance(exc, socket.gaierror):
-        return "the host name could not be resolved; check the URL and your network"
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused; is the server running and the port right?"
-    if isinstance(exc, ConnectionResetError):
-        return "the server reset the connection during the handshake"
-    return exc.strerror or str(exc) or type(exc).__name__

@@ -1,0 +1,97 @@
+"""Opening a connection with `websockets`: handshake refusals become `HandshakeError`
+subclasses, every other failure a `ConnectError` with a readable cause; and why a
+connection ended (`close_of`)."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from .._version import __version__
+from ..errors import ConnectError, handshake_error
+from .config import redact_headers
+
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
+
+__all__ = ["close_of", "connect"]
+
+log = logging.getLogger("dgstream")
+
+
+async def connect(url: str, headers: dict[str, str], open_timeout: float) -> ClientConnection:
+    """Open the WebSocket to `url`; raises HandshakeError or ConnectError."""
+    from websockets.asyncio.client import connect as ws_connect
+    from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
+
+    log.debug("connecting to %s with headers %s", url, redact_headers(headers))
+    try:
+        return await ws_connect(
+            url,
+            additional_headers=headers,
+            user_agent_header=f"dgstream/{__version__}",
+            open_timeout=open_timeout,
+            compression=None,  # audio does not compress; deflate only costs CPU
+            max_size=16 * 1024 * 1024,
+            max_queue=64,
+            close_timeout=5,
+        )
+    except InvalidStatus as exc:
+        resp = exc.response
+        raise handshake_error(
+            resp.status_code,
+            {k.lower(): v for k, v in resp.headers.raw_items()},
+            bytes(resp.body or b""),
+            url=url,
+        ) from None
+    except InvalidURI as exc:
+        raise ConnectError(f"invalid server URL {url!r}: {exc}", url=url) from None
+    except ssl.SSLError as exc:
+        raise ConnectError(
+            f"TLS handshake with {_host(url)} failed ({exc.reason or exc}); "
+            "if the server is plain, use a ws:// or http:// URL",
+            url=url,
+        ) from None
+    except TimeoutError:
+        raise ConnectError(
+            f"timed out after {open_timeout:g} s opening a connection to {_host(url)}",
+            url=url,
+        ) from None
+    except InvalidHandshake as exc:
+        raise ConnectError(
+            f"{_host(url)} did not complete a WebSocket handshake: {exc}", url=url
+        ) from None
+    except OSError as exc:
+        text = _os_error_text(exc)
+        if url.startswith("wss:") and isinstance(exc, (ConnectionResetError, EOFError)):
+            text += "; if the server is plain (no TLS), use a ws:// or http:// URL"
+        raise ConnectError(f"cannot connect to {_host(url)}: {text}", url=url) from None
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).netloc or url
+
+
+def close_of(ws: ClientConnection) -> tuple[int, str]:
+    """Why a connection ended: a close this side sent first for an error of its own (1009,
+    a message over the size limit), else the server's close frame, else 1006 (none)."""
+    rcvd, sent = ws.protocol.close_rcvd, ws.protocol.close_sent
+    if sent is not None and sent.code not in (1000, 1001) and not ws.protocol.close_rcvd_then_sent:
+        return sent.code, sent.reason
+    if rcvd is not None:
+        return rcvd.code, rcvd.reason
+    return 1006, ""
+
+
+def _os_error_text(exc: OSError) -> str:
+    import socket
+
+    if isinstance(exc, socket.gaierror):
+        return "the host name could not be resolved; check the URL and your network"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused; is the server running and the port right?"
+    if isinstance(exc, ConnectionResetError):
+        return "the server reset the connection during the handshake"
+    return exc.strerror or str(exc) or type(exc).__name__
