@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
+from ..wire.v1 import LISTEN_PATH
+
 __all__ = ["DEFAULT_URL", "LISTEN_PATH", "auth_headers", "build_url", "redact_headers"]
 
 DEFAULT_URL = "wss://api.deepgram.com"
-LISTEN_PATH = "/v1/listen"
 
 
 def build_url(base: str | None, query: str = "") -> str:

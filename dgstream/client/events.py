@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..messages import LiveTranscriptionEvents
+from ..wire.v1 import LiveTranscriptionEvents
 
 __all__ = ["Handler", "event_key"]
 

@@ -27,30 +27,30 @@ from ..errors import (
     explain_close,
 )
 from ..formats import bytes_per_second
-from ..messages import (
-    CLOSE_STREAM,
-    EVENT_OF,
-    KEEP_ALIVE,
-    PAYLOAD_NAME,
-    CloseResponse,
-    LiveResultResponse,
-    LiveTranscriptionEvents,
-    OpenResponse,
-    ReconnectedResponse,
-    ReconnectingResponse,
-    finalize_message,
-    parse_message,
-)
 from ..notices import (
+    CloseResponse,
     FinishTimedOut,
     HandlerFailed,
+    OpenResponse,
     ReceiveFailed,
+    ReconnectedResponse,
     ReconnectFailed,
+    ReconnectingResponse,
     StartFailed,
     StreamClosed,
 )
 from ..options import LiveOptions, encode_query
 from ..replay import ReconnectPolicy, ReplayBuffer, Retimer, retryable_close
+from ..wire.v1 import (
+    CLOSE_STREAM,
+    EVENT_OF,
+    KEEP_ALIVE,
+    PAYLOAD_NAME,
+    LiveResultResponse,
+    LiveTranscriptionEvents,
+    finalize_message,
+    parse_message,
+)
 from .config import DEFAULT_URL, auth_headers, build_url
 from .connection import close_of, connect
 from .events import Handler, event_key
