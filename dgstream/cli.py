@@ -20,11 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, Union
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Union
 
 import typer
 
 from ._version import __version__
+from .formats import ENCODING_NAMES
+from .server import ENGINES
 from .status import ExitStatus
 
 __all__ = ["app", "main", "raw_main"]
@@ -58,27 +60,22 @@ class FileFormat(str, Enum):
     vtt = "vtt"
 
 
-class Encoding(str, Enum):
-    """PROTOCOL §2 encodings (kept equal to dgstream.options.ENCODINGS by a test)."""
-
-    linear16 = "linear16"
-    linear32 = "linear32"
-    flac = "flac"
-    alaw = "alaw"
-    mulaw = "mulaw"
-    amr_nb = "amr-nb"
-    amr_wb = "amr-wb"
-    opus = "opus"
-    ogg_opus = "ogg-opus"
-    speex = "speex"
-    g729 = "g729"
+def _choices(name: str, values: tuple[str, ...]) -> Any:
+    """A `str` Enum of `values` for Typer's choices (`amr-nb` is the member `amr_nb`)."""
+    return Enum(name, {value.replace("-", "_"): value for value in values}, type=str)
 
 
-class EngineName(str, Enum):
-    scripted = "scripted"
-    moonshine = "moonshine"
-    tones = "tones"
-    null = "null"
+if TYPE_CHECKING:
+
+    class Encoding(str, Enum): ...
+
+    class EngineName(str, Enum): ...
+
+else:
+    #: PROTOCOL §2 encodings: the one table in dgstream.formats.
+    Encoding = _choices("Encoding", ENCODING_NAMES)
+    #: The server's engines: the one list in dgstream.server.
+    EngineName = _choices("EngineName", ENGINES)
 
 
 app = typer.Typer(

@@ -27,15 +27,21 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from .errors import (
     AudioError,
-    AuthError,
-    ConfigError,
     ConnectError,
     DgstreamError,
     HandshakeError,
-    PaymentRequiredError,
     StreamClosedError,
 )
 from .options import LiveOptions, OptionsError, validate
+from .run.outcome import (
+    LocalUnavailableError,
+    NoCredentialsError,
+    error_lines,
+    exit_status_for,
+    flag_for,
+    report,
+)
+from .run.serve import ServeRequest, default_engine, serve, show_devices
 from .status import ExitStatus
 
 if TYPE_CHECKING:
@@ -50,13 +56,19 @@ if TYPE_CHECKING:
 __all__ = [
     "LocalUnavailableError",
     "NoCredentialsError",
+    "ServeRequest",
     "Session",
     "SourceSpec",
     "StreamRequest",
+    "default_engine",
     "error_lines",
     "exit_status_for",
+    "flag_for",
     "local_server_url",
     "prepare",
+    "report",
+    "serve",
+    "show_devices",
 ]
 
 log = logging.getLogger("dgstream.runner")
@@ -66,14 +78,6 @@ OUTPUT_FORMATS = ("live", "text", "jsonl", "srt", "vtt")
 #: What a live user wants when nothing else is said (issue #3).
 DEFAULT_OPTIONS: dict[str, Any] = {"model": "nova-3", "smart_format": True}
 _SUFFIX_FORMATS = {".srt": "srt", ".vtt": "vtt", ".jsonl": "jsonl", ".json": "jsonl"}
-
-
-class NoCredentialsError(DgstreamError):
-    """No API key and no server URL: nothing to connect with."""
-
-
-class LocalUnavailableError(DgstreamError):
-    """`--local` needs the offline engine, which is not installed."""
 
 
 #: Where `--local` finds its server: the URL is set when the session starts it.
@@ -111,73 +115,6 @@ def demo_recording() -> Path:
 def local_server_url() -> str:
     """A placeholder URL for `--local`; the session starts the server when it runs."""
     return LOCAL
-
-
-# -- errors → exit statuses ------------------------------------------------------------
-def exit_status_for(exc: BaseException) -> ExitStatus:
-    """The exit status for an exception: the one mapping the README's table documents."""
-    if isinstance(exc, (OptionsError, ConfigError, LocalUnavailableError)):
-        return ExitStatus.USAGE
-    if isinstance(exc, (NoCredentialsError, AuthError, PaymentRequiredError)):
-        return ExitStatus.AUTH
-    if isinstance(exc, HandshakeError):  # 400, 429, 5xx and other refusals
-        return ExitStatus.SERVER
-    if isinstance(exc, ConnectError):
-        return ExitStatus.CONNECTION
-    if isinstance(exc, AudioError):
-        return ExitStatus.AUDIO
-    if isinstance(exc, StreamClosedError):
-        if "DATA-0000" in exc.reason:
-            return ExitStatus.AUDIO
-        if exc.code is None or exc.code == 1006:
-            return ExitStatus.CONNECTION
-        return ExitStatus.SERVER
-    if isinstance(exc, KeyboardInterrupt):
-        return ExitStatus.INTERRUPTED
-    return ExitStatus.ERROR
-
-
-def error_lines(exc: BaseException) -> list[str]:
-    """One or two lines saying what went wrong and what to do, for stderr."""
-    text = str(exc).strip() or type(exc).__name__
-    if isinstance(exc, AuthError):
-        return [
-            f"dgstream: authentication failed: {text}",
-            "check the key (--api-key or DEEPGRAM_API_KEY) and its permissions",
-        ]
-    if isinstance(exc, PaymentRequiredError):
-        return [f"dgstream: the account cannot pay for this request: {text}"]
-    if isinstance(exc, HandshakeError):
-        return [f"dgstream: the server refused the stream: {text}"]
-    if isinstance(exc, ConnectError):
-        return [f"dgstream: cannot connect: {text}"]
-    if isinstance(exc, StreamClosedError):
-        return [f"dgstream: the server ended the stream: {text}"]
-    if isinstance(exc, AudioError):
-        first, _, rest = text.partition("\n")
-        return [f"dgstream: audio: {first}", *([rest] if rest else [])]
-    if isinstance(exc, ConfigError):
-        return [f"dgstream: config: {text}"]
-    if isinstance(exc, OptionsError):
-        return [f"dgstream: invalid value for {flag_for(exc.param)}: {exc.message}"]
-    if isinstance(exc, DgstreamError):
-        first, _, rest = text.partition("\n")
-        return [f"dgstream: {first}", *([rest] if rest else [])]
-    return [f"dgstream: unexpected error: {type(exc).__name__}: {text}"]
-
-
-def flag_for(param: str) -> str:
-    """The command-line flag of a LiveOptions field (`version` is `--model-version`)."""
-    if param == "version":
-        return "--model-version"
-    return "--" + param.replace("_", "-")
-
-
-def report(exc: BaseException) -> ExitStatus:
-    """Print `exc` for the user on stderr; return its exit status."""
-    for line in error_lines(exc):
-        print(line, file=sys.stderr)
-    return exit_status_for(exc)
 
 
 # -- what the user asked for ---------------------------------------------------------
@@ -798,109 +735,3 @@ def _enable_debug_logging() -> None:
     logger = logging.getLogger("dgstream")
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
-
-
-# -- the other commands ---------------------------------------------------------------
-def show_devices() -> ExitStatus:
-    """`dgstream devices`: a table of input devices."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from .audio.mic import list_input_devices
-
-    try:
-        devices = list_input_devices()
-    except AudioError as exc:
-        return report(exc)
-    console = Console(highlight=False)
-    if not devices:
-        print("dgstream: no audio input devices found", file=sys.stderr)
-        return ExitStatus.AUDIO
-    table = Table(title=None, box=None, pad_edge=False)
-    table.add_column("index", justify="right")
-    table.add_column("name")
-    table.add_column("channels", justify="right")
-    table.add_column("default rate", justify="right")
-    table.add_column("default")
-    for d in devices:
-        table.add_row(
-            str(d.index),
-            d.name,
-            str(d.max_input_channels),
-            f"{d.default_sample_rate:.0f} Hz",
-            "*" if d.is_default else "",
-        )
-    console.print(table)
-    return ExitStatus.OK
-
-
-@dataclass
-class ServeRequest:
-    host: str = "127.0.0.1"
-    port: int = 8765
-    api_keys: Sequence[str] = ()
-    engine: str | None = None
-    script: str | None = None
-    idle_timeout: float = 10.0
-    log: Path | None = None
-    flush_delay: float = 0.0
-    drop_after: float | None = None
-    reject_status: int | None = None
-    stall_after: float | None = None
-    stall_close_after: float | None = None
-
-
-def default_engine() -> str:
-    """moonshine when its extra is installed, else scripted."""
-    import importlib.util
-
-    return "moonshine" if importlib.util.find_spec("moonshine_voice") else "scripted"
-
-
-def serve(request: ServeRequest) -> ExitStatus:
-    """`dgstream serve`: run the Deepgram-compatible server until SIGINT/SIGTERM."""
-    from .server import EngineUnavailableError, Faults, ServerConfig, load_engine, run
-
-    name = request.engine or default_engine()
-    kwargs: dict[str, Any] = {}
-    if name == "scripted" and request.script is not None:
-        script = request.script
-        kwargs["script"] = Path(script) if Path(script).is_file() else script
-    elif request.script is not None:
-        print("dgstream: --script only applies to the scripted engine", file=sys.stderr)
-        return ExitStatus.USAGE
-    try:
-        engine = load_engine(name, **kwargs)
-    except EngineUnavailableError as exc:
-        print(f"dgstream: {exc}", file=sys.stderr)
-        return ExitStatus.USAGE
-    except (ValueError, OSError) as exc:
-        print(f"dgstream: cannot load the {name} engine: {exc}", file=sys.stderr)
-        return ExitStatus.USAGE
-    config = ServerConfig(
-        host=request.host,
-        port=request.port,
-        api_keys=tuple(request.api_keys),
-        engine=engine,
-        idle_timeout=request.idle_timeout,
-        log_path=request.log,
-        # Nobody reads the in-memory logbook of a server process (--log writes it out):
-        # keep only the last few connections, so memory stays flat however long it runs.
-        logbook_size=20,
-        faults=Faults(
-            flush_delay=request.flush_delay,
-            drop_after=request.drop_after,
-            reject_status=request.reject_status,
-            stall_after=request.stall_after,
-            stall_close_after=request.stall_close_after,
-        ),
-    )
-    try:
-        run(config)
-    except OSError as exc:
-        print(
-            f"dgstream: cannot listen on {request.host}:{request.port}: {exc.strerror or exc}",
-            file=sys.stderr,
-        )
-        return ExitStatus.CONNECTION
-    return ExitStatus.OK

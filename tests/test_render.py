@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from dgstream.messages import Word, parse_message
-from dgstream.render import SessionState, clock, segment_labels
+from dgstream.render import SessionState, clock, line_labels, segment_labels
 from dgstream.render.live import LiveView, level_meter, speaker_style
 from dgstream.render.writers import (
     LINE_CHARS,
@@ -108,6 +108,16 @@ def test_labels() -> None:
         "Speaker 2:",
     ]
     assert segment_labels(s, timestamps=False, multichannel=False) == ["Speaker 2:"]
+
+
+def test_line_labels_name_their_kind_for_the_live_view() -> None:
+    assert line_labels(3.25, 0, None, timestamps=True, multichannel=True) == [
+        ("time", "[00:03.2]"),
+        ("channel", "[ch 0]"),
+    ]
+    assert line_labels(0.0, 1, 4, timestamps=False, multichannel=False) == [
+        ("speaker", "Speaker 4:")
+    ]
 
 
 def test_text_writer_writes_finals_only() -> None:

@@ -23,6 +23,7 @@ __all__ = [
     "Renderer",
     "SessionState",
     "clock",
+    "line_labels",
     "segment_labels",
     "speaker_label",
 ]
@@ -93,16 +94,34 @@ def speaker_label(speaker: int) -> str:
     return f"Speaker {speaker}"
 
 
-def segment_labels(segment: Segment, *, timestamps: bool, multichannel: bool) -> list[str]:
-    """The prefixes of a transcript line: `[mm:ss.s]`, `[ch N]`, `Speaker N:` as enabled.
+def line_labels(
+    start: float, channel: int, speaker: int | None, *, timestamps: bool, multichannel: bool
+) -> list[tuple[str, str]]:
+    """The one place a transcript line's prefixes are built, as (kind, label) pairs.
 
+    Kinds are `time` (`[mm:ss.s]`), `channel` (`[ch N]`) and `speaker` (`Speaker N:`),
+    in that order, as enabled; the live view styles each kind, the writers join them.
     Speaker labels appear whenever the server labelled the words (it does with diarize).
     """
-    labels = []
+    labels: list[tuple[str, str]] = []
     if timestamps:
-        labels.append(f"[{clock(segment.start)}]")
+        labels.append(("time", f"[{clock(start)}]"))
     if multichannel:
-        labels.append(f"[ch {segment.channel}]")
-    if segment.speaker is not None:
-        labels.append(f"{speaker_label(segment.speaker)}:")
+        labels.append(("channel", f"[ch {channel}]"))
+    if speaker is not None:
+        labels.append(("speaker", f"{speaker_label(speaker)}:"))
     return labels
+
+
+def segment_labels(segment: Segment, *, timestamps: bool, multichannel: bool) -> list[str]:
+    """The prefixes of a transcript line: `[mm:ss.s]`, `[ch N]`, `Speaker N:` as enabled."""
+    return [
+        label
+        for _, label in line_labels(
+            segment.start,
+            segment.channel,
+            segment.speaker,
+            timestamps=timestamps,
+            multichannel=multichannel,
+        )
+    ]

@@ -21,7 +21,7 @@ from rich.live import Live
 from rich.text import Text
 
 from ..transcript import Change, InterimChanged, Segment, SegmentCommitted
-from . import Renderer, SessionState, clock, speaker_label
+from . import Renderer, SessionState, line_labels
 
 __all__ = ["REFRESH_PER_SECOND", "LiveView", "level_meter", "speaker_style", "status_clock"]
 
@@ -37,6 +37,10 @@ _STATE_STYLES = {
     "closed": "dim",
 }
 _BARS = " ▁▂▃▄▅▆▇█"
+
+
+#: How the live view styles each kind of line label (speakers get a colour each).
+_LABEL_STYLES = {"time": "dim", "channel": "bold"}
 
 
 def speaker_style(speaker: int) -> str:
@@ -177,12 +181,15 @@ class LiveView(Renderer):
     # -- drawing ---------------------------------------------------------------------
     def _labels(self, start: float, channel: int, speaker: int | None) -> Text:
         text = Text()
-        if self.timestamps:
-            text.append(f"[{clock(start)}] ", style="dim")
-        if self.multichannel:
-            text.append(f"[ch {channel}] ", style="bold")
-        if speaker is not None:
-            text.append(f"{speaker_label(speaker)}: ", style=speaker_style(speaker))
+        labels = line_labels(
+            start, channel, speaker, timestamps=self.timestamps, multichannel=self.multichannel
+        )
+        for kind, label in labels:
+            if kind == "speaker" and speaker is not None:
+                style = speaker_style(speaker)
+            else:
+                style = _LABEL_STYLES[kind]
+            text.append(f"{label} ", style=style)
         return text
 
     def final_line(self, segment: Segment) -> Text:

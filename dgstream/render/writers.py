@@ -20,7 +20,7 @@ from typing import TextIO
 
 from ..messages import ServerEvent
 from ..transcript import Change, Segment, SegmentCommitted
-from . import Renderer, segment_labels, speaker_label
+from . import Renderer, segment_labels
 
 __all__ = [
     "FORMATS",
@@ -185,11 +185,7 @@ class _CaptionWriter(StreamWriter):
         self.count = 0
 
     def _prefix(self, segment: Segment) -> str:
-        parts = []
-        if self.multichannel:
-            parts.append(f"[ch {segment.channel}]")
-        if segment.speaker is not None:
-            parts.append(f"{speaker_label(segment.speaker)}:")
+        parts = segment_labels(segment, timestamps=False, multichannel=self.multichannel)
         return " ".join(parts) + " " if parts else ""
 
     def changes(self, changes: Sequence[Change]) -> None:
