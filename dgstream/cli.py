@@ -416,20 +416,56 @@ def file(
         list[Path],
         # readable=False: unreadable files and directories get dgstream's own errors (exit 5).
         typer.Argument(metavar="PATH", show_default=False, readable=False,
-                       help="Audio files (WAV, FLAC, Ogg, MP3; others are passed through), "
-                       "streamed one after another as one stream."),
+                       help="Audio files (WAV, FLAC, Ogg, MP3, MP4/M4A, AAC, WebM, Opus, AMR, "
+                       "video files' audio), streamed one after another as one stream."),
     ],
     speed: Annotated[
         float,
         _opt("--speed", panel=AUDIO, min=0, metavar="X",
              help="Pace: 1 is real time (default), 2 twice as fast, 0 as fast as the server takes it."),
     ] = 1.0,
+    track: Annotated[
+        Union[int, None],
+        _opt("--track", panel=AUDIO, min=0, metavar="N",
+             help="The audio track of a file with several (0 is the first, the default)."),
+    ] = None,
     shared: Shared,
 ) -> None:  # fmt: skip
     """Transcribe audio files, paced like a live source."""
     from .runner import SourceSpec
 
-    _run_stream(SourceSpec("file", paths=paths, speed=speed), shared, audio_flags={})
+    spec = SourceSpec("file", paths=paths, speed=speed, track=track)
+    _run_stream(spec, shared, audio_flags={})
+
+
+@app.command()
+@_stream_command
+def url(
+    *,
+    address: Annotated[
+        str,
+        typer.Argument(metavar="URL", show_default=False,
+                       help="An HTTP(S) file or live stream (Icecast, Shoutcast), an HLS "
+                       "playlist (.m3u8) or an RTSP stream."),
+    ],
+    speed: Annotated[
+        float,
+        _opt("--speed", panel=AUDIO, min=0, metavar="X",
+             help="Pace of a file (live streams come at their own pace): 1 is real time "
+             "(default), 0 as fast as the server takes it."),
+    ] = 1.0,
+    track: Annotated[
+        Union[int, None],
+        _opt("--track", panel=AUDIO, min=0, metavar="N",
+             help="The audio track of a stream with several (0 is the first, the default)."),
+    ] = None,
+    shared: Shared,
+) -> None:  # fmt: skip
+    """Transcribe a network stream or file: radio, HLS, RTSP, or audio over HTTP."""
+    from .runner import SourceSpec
+
+    spec = SourceSpec("url", url=address, speed=speed, track=track)
+    _run_stream(spec, shared, audio_flags={})
 
 
 @app.command()

@@ -120,12 +120,15 @@ def local_server_url() -> str:
 # -- what the user asked for ---------------------------------------------------------
 @dataclass
 class SourceSpec:
-    """Which source to open and how. `kind` is mic, stdin or file."""
+    """Which source to open and how. `kind` is mic, stdin, file or url."""
 
     kind: str
     device: str | None = None
     paths: Sequence[Path] = ()
     speed: float = 1.0
+    url: str | None = None
+    #: The audio track of a file or stream with several (PyAV-decoded formats).
+    track: int | None = None
 
 
 @dataclass
@@ -229,7 +232,7 @@ def prepare(request: StreamRequest) -> Session:
                     "describes raw audio: give --encoding too "
                     "(or leave it out for WAV and other containers)",
                 )
-    if kind == "file":
+    if kind in ("file", "url"):
         for name in ("encoding", "sample_rate", "channels"):
             values.pop(name, None)  # the file says what it is
     options = validate(LiveOptions(**values))
@@ -324,7 +327,17 @@ class Session:
         if spec.kind == "file":
             from .audio.file import FileSource
 
-            return FileSource(list(spec.paths), speed=spec.speed)
+            return FileSource(list(spec.paths), speed=spec.speed, track=spec.track)
+        if spec.kind == "url":
+            from .audio.network import UrlSource
+
+            assert spec.url is not None
+            return UrlSource(
+                spec.url,
+                speed=spec.speed,
+                track=spec.track,
+                timeout=self.request.connect_timeout,
+            )
         raise ValueError(f"unknown source {spec.kind!r}")
 
     def _with_source_format(self, source: AudioSource) -> LiveOptions:
