@@ -167,18 +167,31 @@ class AsyncLiveClient:
             await self.call_handlers(event, payload)
 
     async def call_handlers(self, event: LiveTranscriptionEvents, payload: Any) -> None:
-        """Run the handlers of one event in order; a raising handler is reported, not fatal."""
+        """Run the handlers of one event in order; a raising handler is reported, not fatal.
+
+        The Error handlers hear of a raising handler right here, before the next event:
+        queued behind it, the report could land after the end of the stream and be lost.
+        """
+        failures: list[HandlerFailed] = []
         for handler in self._handlers.get(event, ()):
             try:
                 result = handler(self._owner, **{PAYLOAD_NAME[event]: payload}, **self._kwargs)
                 if inspect.isawaitable(result):
                     await result
             except Exception as exc:
-                self.report_handler_error(event, handler, exc)
+                failure = self.report_handler_error(event, handler, exc)
+                if failure is not None:
+                    failures.append(failure)
+        for failure in failures:
+            if self._iter_queue is not None:
+                self._iter_queue.put_nowait(failure)
+            await self.call_handlers(LiveTranscriptionEvents.Error, failure)
 
     def report_handler_error(
         self, event: LiveTranscriptionEvents, handler: Handler, exc: Exception
-    ) -> None:
+    ) -> HandlerFailed | None:
+        """Log a handler's exception; the HandlerFailed notice for the Error handlers
+        (None when an Error handler itself raised: no report of a report)."""
         name = getattr(handler, "__qualname__", repr(handler))
         log.error(
             "handler %s for %s raised %r; the stream carries on",
@@ -187,15 +200,13 @@ class AsyncLiveClient:
             exc,
             exc_info=exc,
         )
-        if event is not LiveTranscriptionEvents.Error:
-            self._deliver(
-                LiveTranscriptionEvents.Error,
-                HandlerFailed(
-                    description=f"handler {name} for {event.name} raised {type(exc).__name__}: {exc}",
-                    message=str(exc),
-                    exception=exc,
-                ),
-            )
+        if event is LiveTranscriptionEvents.Error:
+            return None
+        return HandlerFailed(
+            description=f"handler {name} for {event.name} raised {type(exc).__name__}: {exc}",
+            message=str(exc),
+            exception=exc,
+        )
 
     # -- connecting -------------------------------------------------------------
     async def start(
