@@ -96,9 +96,14 @@ def test_ten_drops_at_full_speed_give_the_same_transcript_and_times() -> None:
     assert [w for w, _, _ in clean] == said  # the engine hears every word
     assert faulty == clean  # word for word, time for time
     reconnected = [e for e in events if isinstance(e, ReconnectedResponse)]
-    # Ten drops are armed; the last may fall after the end of the audio (how far ahead
-    # the client runs varies), so nine or ten happen, each followed by one reconnect.
-    assert len(reconnected) in (9, 10)
+    reconnecting = [e for e in events if isinstance(e, ReconnectingResponse)]
+    # Ten drops are armed, each after 5-40 s of a connection's audio, replay included. At
+    # full speed the client runs up to the replay buffer (60 s) ahead of the finals, so how
+    # much new audio each connection carries varies from run to run, and the last drops may
+    # fall after the end of the audio: CI saw 8. Every drop that happens is reconnected
+    # (one during finish() may race the close: counted below, open in the lossless issue).
+    assert 5 <= len(reconnected) <= 10
+    assert len(reconnecting) - 1 <= len(reconnected) <= len(reconnecting)
     assert all(e.replayed_seconds > 0 for e in reconnected)
     # One reconnect can happen during finish() (a drop after CloseStream): its connection
     # is counted even when its Reconnected event races the close. Open issue, see notes.
