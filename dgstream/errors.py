@@ -184,6 +184,9 @@ def explain_close(code: int | None, reason: str) -> str:
     for key, text in _EXPLAIN.items():
         if key in reason or key.lower().replace("-", "") in reason:
             return text
+    if "keepalive ping timeout" in reason:
+        # websockets closes 1011 itself when the peer stops answering pings.
+        return "the server stopped answering pings; the network or the server is stuck"
     if code == 1000:
         return "the stream ended normally"
     if code is None or code == 1006:

@@ -21,6 +21,7 @@ __all__ = [
     "ReconnectFailed",
     "ReconnectedResponse",
     "ReconnectingResponse",
+    "ReplayTrimmed",
     "StartFailed",
     "StreamClosed",
 ]
@@ -62,47 +63,66 @@ class ReconnectedResponse(_Response):
     outage: float = 0.0
     replayed_seconds: float = 0.0
     request_id: str = ""
+    #: Audio that could not be replayed (the replay buffer had let it go): 0 means nothing lost.
+    lost_seconds: float = 0.0
     type: str = "Reconnected"
     raw: str = field(default="", repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
-class StreamClosed(ErrorResponse):
+class _Condition(ErrorResponse):
+    """A condition of the client's own: its text is the description (the `variant` is a
+    v3-compatible tag for handlers, not words for a user)."""
+
+    def __str__(self) -> str:
+        return self.description or self.message or self.variant
+
+
+@dataclass(frozen=True, slots=True)
+class StreamClosed(_Condition):
     """The stream ended with an error close; `exception` is the StreamClosedError."""
 
     variant: str = "StreamClosed"
 
 
 @dataclass(frozen=True, slots=True)
-class ReconnectFailed(ErrorResponse):
+class ReconnectFailed(_Condition):
     """Reconnecting gave up; `exception` is the ReconnectFailedError (attempts, lost audio)."""
 
     variant: str = "ReconnectFailed"
 
 
 @dataclass(frozen=True, slots=True)
-class HandlerFailed(ErrorResponse):
+class HandlerFailed(_Condition):
     """A handler raised; the stream carries on. `exception` is what it raised."""
 
     variant: str = "HandlerError"
 
 
 @dataclass(frozen=True, slots=True)
-class StartFailed(ErrorResponse):
+class StartFailed(_Condition):
     """`start()` failed (handshake or connect); `exception` carries the status and data.
 
     `variant` is the exception's class name, as before."""
 
 
 @dataclass(frozen=True, slots=True)
-class FinishTimedOut(ErrorResponse):
+class FinishTimedOut(_Condition):
     """A Warning: the server did not finish within the finish timeout after CloseStream."""
 
     variant: str = "FinishTimeout"
 
 
 @dataclass(frozen=True, slots=True)
-class ReceiveFailed(ErrorResponse):
+class ReceiveFailed(_Condition):
     """Reading or parsing a frame failed in the client; `exception` is what was raised."""
 
     variant: str = "ClientError"
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayTrimmed(_Condition):
+    """A Warning, once per stream: the replay buffer filled on a healthy connection (no
+    final for its whole span), so its oldest audio is no longer kept for a reconnect."""
+
+    variant: str = "ReplayBufferFull"

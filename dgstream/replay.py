@@ -25,7 +25,7 @@ from .messages import (
     Word,
 )
 
-__all__ = ["ReconnectPolicy", "ReplayBuffer", "Retimer", "retryable_close"]
+__all__ = ["ReconnectHistory", "ReconnectPolicy", "ReplayBuffer", "Retimer", "retryable_close"]
 
 
 @dataclass(frozen=True)
@@ -38,12 +38,55 @@ class ReconnectPolicy:
     base_delay: float = 0.2
     max_delay: float = 8.0
     jitter: float = 0.3
+    #: At most this many reconnects within `window` seconds, however healthy each looked.
+    max_reconnects: int = 30
+    window: float = 60.0
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """Exponential backoff with jitter for attempt 1, 2, ..."""
         base = min(self.max_delay, self.base_delay * 2.0 ** max(0, attempt - 1))
         r: float = (rng or random).random()
         return base * (1.0 + self.jitter * (2 * r - 1))
+
+
+class ReconnectHistory:
+    """What earlier reconnects say about the next one, so a storm backs off and ends.
+
+    A connection that settled no new audio before it dropped (a server that closes
+    after each replay) counts toward a `streak`: the next reconnect's backoff starts
+    where the last one's ended, and `policy.attempts` of them in a row give up. A
+    connection that made progress resets the streak. Whatever each looked like, at
+    most `policy.max_reconnects` happen within `policy.window` seconds.
+    """
+
+    def __init__(self, policy: ReconnectPolicy) -> None:
+        self.policy = policy
+        self.streak = 0
+        self._times: deque[float] = deque()
+
+    def outage(self, productive: bool) -> None:
+        """A connection dropped; `productive` if it settled new audio first."""
+        self.streak = 0 if productive else self.streak
+
+    def recent(self, now: float) -> int:
+        """Reconnects within the window before `now`."""
+        while self._times and now - self._times[0] > self.policy.window:
+            self._times.popleft()
+        return len(self._times)
+
+    def storm(self, now: float) -> str | None:
+        """Why no further reconnect is allowed now, or None."""
+        if self.streak >= self.policy.attempts:
+            return f"the last {self.streak} connections dropped before any result"
+        if self.recent(now) >= self.policy.max_reconnects:
+            return (
+                f"the connection dropped {self.recent(now)} times within {self.policy.window:g} s"
+            )
+        return None
+
+    def reconnected(self, now: float) -> None:
+        self.streak += 1
+        self._times.append(now)
 
 
 def retryable_close(code: int | None, reason: str) -> bool:

@@ -1,35 +1,39 @@
-"""LiveClient: the threaded client, driving AsyncLiveClient on one background event loop.
+"""The threaded clients: any async stream face, driven on one background event loop.
 
 Two threads per connection: `dgstream-loop` runs the socket; `dgstream-handlers`
-runs the user's handlers in order, so a slow handler never stalls the socket and a
-handler may call `finish()` (v3 defect 3). Both threads are gone when `finish()`
-returns (the handler thread, when `finish()` is called from a handler, right after
-that handler returns).
+runs the user's handlers in order (pulling them from the stream's bounded dispatch
+channel), so a slow handler never stalls the socket and a handler may call
+`finish()` (v3 defect 3). Both threads are gone when `finish()` returns (when
+`finish()` is called from a handler, right after that handler returns).
 
-`send()` only hands the chunk over: it queues it (at most `MAX_QUEUED` chunks wait;
-beyond that the caller blocks, so back-pressure stays) and a writer task on the loop
-sends them with `AsyncLiveClient.send`. A cross-thread round trip per chunk cost
-~120 µs, ten times the socket write itself (docs/PERFORMANCE.md). A failure of the writer is
-raised by the next `send()`; `finalize()`, `keep_alive()` and `finish()` wait until
-the audio handed over before them is written, so they keep their place in the stream.
+`send()` only hands the chunk over (`ChunkWriter`): at most `MAX_QUEUED` chunks wait
+(beyond that the caller blocks, so back-pressure stays) and a writer task on the
+loop sends them. A cross-thread round trip per chunk cost ~120 µs, ten times the
+socket write itself (docs/PERFORMANCE.md). A failure of the writer is raised by the
+next `send()`; controls and `finish()` wait until the audio handed over before them
+is written, so they keep their place in the stream.
 """
 
 from __future__ import annotations
 
 import asyncio
-import queue
 import threading
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from .client import AsyncLiveClient, Handler, event_key
+from .client import AsyncLiveClient, ClientConfig, Handler
+from .client.events import END
 from .errors import DgstreamError
-from .messages import LiveTranscriptionEvents
-from .options import LiveOptions
-from .replay import ReconnectPolicy
 
-__all__ = ["LiveClient"]
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from .client.config import Settings
+    from .client.stream import Stream
+    from .options import LiveOptions
+
+__all__ = ["MAX_FRAME", "MAX_QUEUED", "ChunkWriter", "LiveClient", "ThreadedStream"]
 
 T = TypeVar("T")
 
@@ -42,57 +46,153 @@ MAX_QUEUED = 16
 MAX_FRAME = 64 * 1024
 
 
-class LiveClient:
-    """A synchronous live transcription client with the same API as AsyncLiveClient."""
+class ChunkWriter:
+    """Hands chunks from the caller's thread to a writer task on the loop, in order."""
 
-    def __init__(
-        self,
-        api_key: str | None = None,
-        *,
-        url: str | None = None,
-        access_token: str | None = None,
-        keepalive: bool = True,
-        keepalive_interval: float = 4.0,
-        finish_timeout: float = 10.0,
-        open_timeout: float = 10.0,
-        headers: Mapping[str, str] | None = None,
-        reconnect: ReconnectPolicy | bool | None = None,
-        auto_flush: float | None = None,
-    ) -> None:
-        self._config: dict[str, Any] = {
-            "reconnect": reconnect,
-            "auto_flush": auto_flush,
-            "api_key": api_key,
-            "url": url,
-            "access_token": access_token,
-            "keepalive": keepalive,
-            "keepalive_interval": keepalive_interval,
-            "finish_timeout": finish_timeout,
-            "open_timeout": open_timeout,
-            "headers": headers,
-        }
-        self._handlers: list[tuple[LiveTranscriptionEvents, Handler]] = []
-        self._client: AsyncLiveClient | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread: threading.Thread | None = None
-        self._handler_thread: threading.Thread | None = None
-        self._events: queue.SimpleQueue[tuple[LiveTranscriptionEvents, Any] | None] = (
-            queue.SimpleQueue()
-        )
-        self._finish_lock = threading.Lock()
-        self._finish_result: bool | None = None
-        # The hand-off from send() to the writer task, all guarded by _lock.
-        self._lock = threading.Lock()
+    def __init__(self, loop: asyncio.AbstractEventLoop, stream: Stream) -> None:
+        self.loop = loop
+        self.stream = stream
+        self._lock = threading.Lock()  # guards everything below but the loop-side waiters
         self._pending: deque[bytes | str] = deque()
         self._handed = 0  # chunks ever queued
         self._written = 0  # of those, written (or dropped after a failure)
-        self._writer_idle = True  # no writer task running or scheduled
-        self._writer: asyncio.Task[None] | None = None  # a reference keeps it alive
-        self._closed_to_sends = False  # finish() has begun: send() returns False
-        self._send_error: BaseException | None = None
-        self._blocked = False  # a send() waits for room
+        self._idle = True  # no writer task running or scheduled
+        self._task: asyncio.Task[None] | None = None  # a reference keeps it alive
+        self.closed = False  # finish() has begun: hand() returns False
+        self.error: BaseException | None = None
+        self._blocked = False  # a hand() waits for room
         self._room = threading.Event()
-        self._flush_waiters: list[asyncio.Future[None]] = []  # loop side only
+        self._waiters: list[asyncio.Future[None]] = []  # loop side only
+
+    def hand(self, data: bytes | str, done: Callable[[], bool]) -> bool:
+        """Queue `data`; blocks while `MAX_QUEUED` chunks wait. False once closed or `done()`."""
+        lock = self._lock
+        while True:
+            with lock:
+                if self.closed:
+                    return False
+                if self.error is not None:
+                    raise self.error
+                if self.stream.close_error is not None:
+                    raise self.stream.close_error
+                if len(self._pending) < MAX_QUEUED:
+                    self._pending.append(data)
+                    self._handed += 1
+                    wake = self._idle
+                    self._idle = False
+                    break
+                self._blocked = True
+                self._room.clear()
+            # Woken when the writer frees room; the timeout re-checks a loop that stopped.
+            self._room.wait(0.1)
+            if done():
+                return False
+        if wake:
+            try:
+                self.loop.call_soon_threadsafe(self._start)
+            except RuntimeError:  # the loop is closed: finish() from a handler stopped it
+                if done():
+                    return False
+                raise
+        return True
+
+    def close(self) -> None:
+        """No more chunks: a `hand()` waiting for room returns False."""
+        with self._lock:
+            self.closed = True
+        self._room.set()
+
+    def _start(self) -> None:
+        self._task = self.loop.create_task(self._write(), name="dgstream-writer")
+
+    async def _write(self) -> None:
+        """Write the queued chunks in order, joining those that wait together (on the loop)."""
+        lock, pending = self._lock, self._pending
+        done = 0
+        try:
+            while True:
+                with lock:
+                    self._written += done
+                    wake_sender = self._blocked
+                    self._blocked = False
+                    item, done = self._next(pending)
+                    if item is None:
+                        self._idle = True
+                if wake_sender:
+                    self._room.set()
+                if self._waiters:
+                    self._wake_waiters()
+                if item is None:
+                    return
+                await self.stream.send(item)
+        except BaseException as exc:
+            # Nothing more will be written: drop what waits, free the senders and waiters.
+            with lock:
+                self._written += done + len(pending)
+                pending.clear()
+                self._idle = True
+                if isinstance(exc, Exception):
+                    self.error = exc  # raised by the next send()
+            self._room.set()
+            self._wake_waiters()
+            if not isinstance(exc, Exception):
+                raise  # cancelled: the loop is stopping
+
+    @staticmethod
+    def _next(pending: deque[bytes | str]) -> tuple[bytes | str | None, int]:
+        """The next frame to write and how many chunks it is (under the lock)."""
+        if not pending:
+            return None, 1
+        item = pending.popleft()
+        if not pending or type(item) is not bytes or len(item) >= MAX_FRAME:
+            return item, 1
+        parts, size = [item], len(item)
+        while pending:
+            nxt = pending[0]
+            if type(nxt) is not bytes or size + len(nxt) > MAX_FRAME:
+                break
+            parts.append(nxt)
+            pending.popleft()
+            size += len(nxt)
+        return (b"".join(parts), len(parts)) if len(parts) > 1 else (item, 1)
+
+    def _wake_waiters(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+
+    async def after_writes(self, then: Callable[[], Awaitable[T]]) -> T:
+        """Await `then` once every chunk handed over before this call is written (on the loop)."""
+        with self._lock:
+            target = self._handed
+        while True:
+            with self._lock:
+                if self._written >= target or self._idle:
+                    break
+            fut: asyncio.Future[None] = self.loop.create_future()
+            self._waiters.append(fut)
+            await fut
+        return await then()
+
+
+class ThreadedStream:
+    """A synchronous client over the async face `face`: the same methods, blocking."""
+
+    face: ClassVar[type[Any]]
+
+    def __init__(self, api_key: str | None = None, **settings: Any) -> None:
+        #: The settings, read once (environment fallbacks included).
+        self.config = ClientConfig.from_settings(api_key, **settings)
+        self._handlers: list[tuple[Any, Handler]] = []
+        self._client: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: threading.Thread | None = None
+        self._handler_thread: threading.Thread | None = None
+        self._writer: ChunkWriter | None = None
+        self._finish_lock = threading.Lock()
+        self._finish_result: bool | None = None
+        self._stop_after_handlers = False
 
     # -- properties mirrored from the async client -------------------------------
     @property
@@ -112,91 +212,98 @@ class LiveClient:
         return self._client.close_reason if self._client else ""
 
     @property
+    def close_error(self) -> DgstreamError | None:
+        return self._client.close_error if self._client else None
+
+    @property
     def bytes_sent(self) -> int:
         return self._client.bytes_sent if self._client else 0
 
-    def on(self, event: LiveTranscriptionEvents | str, handler: Handler) -> None:
+    @property
+    def reconnects(self) -> int:
+        return self._client.reconnects if self._client else 0
+
+    def on(self, event: Any, handler: Handler) -> None:
         """Call `handler(client, <payload>=..., **kwargs)` for each `event`, on the handler thread."""
+        key = self.face.api.key(event)
         if not callable(handler):
             raise TypeError("handler must be callable")
-        key = event_key(event)
         self._handlers.append((key, handler))
         if self._client is not None:
             self._client.on(key, handler)
 
     # -- plumbing -----------------------------------------------------------------
-    def _run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         if self._loop is None or not self._loop.is_running():
             coro.close()
             raise RuntimeError("the client is not running: call start() first")
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
     def _handler_main(self) -> None:
-        client = self._client
-        assert client is not None
-        # A loop of this thread's own, so async handlers work here too.
-        loop = asyncio.new_event_loop()
+        client, main = self._client, self._loop
+        assert client is not None and main is not None
+        loop = asyncio.new_event_loop()  # of this thread's own, so async handlers work here
         try:
             while True:
-                item = self._events.get()
-                if item is None:
+                item = asyncio.run_coroutine_threadsafe(client.next_dispatch(), main).result()
+                if item is END:
                     return
-                loop.run_until_complete(client.call_handlers(*item))
+                loop.run_until_complete(client.handlers.call(*item))
         finally:
             loop.close()
+            if self._stop_after_handlers:
+                self._stop_loop()
 
     def _stop_threads(self) -> None:
+        """Once the handlers have seen the end: stop the loop; join both threads."""
+        handler = self._handler_thread
+        if handler is threading.current_thread():
+            self._stop_after_handlers = True  # this thread stops the loop when it is done
+            return
+        if handler is not None:
+            handler.join()
+        self._stop_loop()
+
+    def _stop_loop(self) -> None:
         loop, thread = self._loop, self._loop_thread
         if loop is not None and loop.is_running():
             loop.call_soon_threadsafe(loop.stop)
         if thread is not None and thread is not threading.current_thread():
             thread.join()
-        self._events.put(None)
-        handler = self._handler_thread
-        if handler is not None and handler is not threading.current_thread():
-            handler.join()
 
     # -- the API ------------------------------------------------------------------
-    def start(
-        self,
-        options: LiveOptions | Mapping[str, Any] | None = None,
-        addons: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-        members: Mapping[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> bool:
-        """Connect. Returns True; raises HandshakeError or ConnectError (see AsyncLiveClient.start)."""
+    def start(self, *args: Any, **kwargs: Any) -> bool:
+        """Connect. Returns True; raises HandshakeError or ConnectError (see the async face)."""
         if self._client is not None:
             raise RuntimeError("start() was already called on this client; make a new one")
-        self._loop = asyncio.new_event_loop()
+        self._loop = loop = asyncio.new_event_loop()
         ready = threading.Event()
 
         def loop_main() -> None:
-            assert self._loop is not None
-            asyncio.set_event_loop(self._loop)
-            self._loop.call_soon(ready.set)
-            self._loop.run_forever()
-            _cancel_all(self._loop)
-            self._loop.close()
+            asyncio.set_event_loop(loop)
+            loop.call_soon(ready.set)
+            loop.run_forever()
+            _cancel_all(loop)
+            loop.close()
 
         self._loop_thread = threading.Thread(target=loop_main, name="dgstream-loop", daemon=True)
         self._loop_thread.start()
         ready.wait()
-        self._client = AsyncLiveClient(**self._config, _owner=self, _sink=self._sink)
+        client = self.face(_owner=self, _config=self.config)
+        client.external_dispatch = True
+        self._client = client
+        self._writer = ChunkWriter(loop, client)
         for event, handler in self._handlers:
-            self._client.on(event, handler)
+            client.on(event, handler)
         self._handler_thread = threading.Thread(
             target=self._handler_main, name="dgstream-handlers", daemon=True
         )
         self._handler_thread.start()
         try:
-            return self._run(self._client.start(options, addons, headers, members, **kwargs))
+            return bool(self._run(client.start(*args, **kwargs)))
         except BaseException:
             self._stop_threads()
             raise
-
-    def _sink(self, event: LiveTranscriptionEvents, payload: Any) -> None:
-        self._events.put((event, payload))
 
     def send(self, data: bytes | bytearray | memoryview | str) -> bool:
         """Send audio; blocks while `MAX_QUEUED` chunks wait to be written. Empty chunks are skipped.
@@ -208,130 +315,21 @@ class LiveClient:
             return True
         if self._finish_result is not None:
             return False  # finished (perhaps from a handler): nothing more is sent
-        client = self._client
-        assert client is not None, "call start() first"
+        writer = self._writer
+        assert writer is not None, "call start() first"
         if type(data) is not bytes and not isinstance(data, str):
             data = bytes(data)  # the caller may reuse its buffer once send() returns
-        lock = self._lock
-        while True:
-            with lock:
-                if self._closed_to_sends:
-                    return False
-                if self._send_error is not None:
-                    raise self._send_error
-                if client.close_error is not None:
-                    raise client.close_error
-                if len(self._pending) < MAX_QUEUED:
-                    self._pending.append(data)
-                    self._handed += 1
-                    wake = self._writer_idle
-                    self._writer_idle = False
-                    break
-                self._blocked = True
-                self._room.clear()
-            # Woken when the writer frees room; the timeout re-checks a loop that stopped.
-            self._room.wait(0.1)
-            if self._finish_result is not None:
-                return False
-        if wake:
-            loop = self._loop
-            assert loop is not None
-            try:
-                loop.call_soon_threadsafe(self._start_writer)
-            except RuntimeError:  # the loop is closed: finish() from a handler stopped it
-                if self._finish_result is not None:
-                    return False
-                raise
-        return True
+        return writer.hand(data, lambda: self._finish_result is not None)
 
-    def _start_writer(self) -> None:
-        assert self._loop is not None
-        self._writer = self._loop.create_task(self._write(), name="dgstream-writer")
-
-    async def _write(self) -> None:
-        """Write the queued chunks in order, joining those that wait together (on the loop)."""
-        client = self._client
-        assert client is not None
-        lock, pending = self._lock, self._pending
-        done = 0
-        try:
-            while True:
-                with lock:
-                    self._written += done
-                    wake_sender = self._blocked
-                    self._blocked = False
-                    item = pending.popleft() if pending else None
-                    done = 1
-                    if pending and type(item) is bytes and len(item) < MAX_FRAME:
-                        parts = [item]
-                        size = len(item)
-                        while pending:
-                            nxt = pending[0]
-                            if type(nxt) is not bytes or size + len(nxt) > MAX_FRAME:
-                                break
-                            parts.append(nxt)
-                            pending.popleft()
-                            size += len(nxt)
-                        if len(parts) > 1:
-                            done = len(parts)
-                            item = b"".join(parts)
-                    elif item is None:
-                        self._writer_idle = True
-                if wake_sender:
-                    self._room.set()
-                if self._flush_waiters:
-                    self._wake_flush_waiters()
-                if item is None:
-                    return
-                await client.send(item)
-        except BaseException as exc:
-            # Nothing more will be written: drop what waits, free the senders and waiters.
-            with lock:
-                self._written += done + len(pending)
-                pending.clear()
-                self._writer_idle = True
-                if isinstance(exc, Exception):
-                    self._send_error = exc  # raised by the next send()
-            self._room.set()
-            self._wake_flush_waiters()
-            if not isinstance(exc, Exception):
-                raise  # cancelled: the loop is stopping
-
-    def _wake_flush_waiters(self) -> None:
-        waiters, self._flush_waiters = self._flush_waiters, []
-        for fut in waiters:
-            if not fut.done():
-                fut.set_result(None)
-
-    async def _after_writes(self, then: Callable[[], Awaitable[T]]) -> T:
-        """Await `then` once every chunk handed over before this call is written."""
-        with self._lock:
-            target = self._handed
-        loop = asyncio.get_running_loop()
-        while True:
-            with self._lock:
-                if self._written >= target or self._writer_idle:
-                    break
-            fut: asyncio.Future[None] = loop.create_future()
-            self._flush_waiters.append(fut)
-            await fut
-        return await then()
-
-    def keep_alive(self) -> bool:
+    def _control(self, then: Callable[[], Awaitable[T]]) -> T | bool:
+        """Run a control on the loop after the audio handed over before it."""
         if self._finish_result is not None:
             return False
-        assert self._client is not None, "call start() first"
-        return self._run(self._after_writes(self._client.keep_alive))
-
-    def finalize(self, channel: int | None = None) -> bool:
-        if self._finish_result is not None:
-            return False
-        client = self._client
-        assert client is not None, "call start() first"
-        return self._run(self._after_writes(lambda: client.finalize(channel)))
+        assert self._writer is not None, "call start() first"
+        return self._run(self._writer.after_writes(then))
 
     def is_connected(self) -> bool:
-        return self._client is not None and self._client.is_open()
+        return self._client is not None and bool(self._client.is_open())
 
     def finish(self) -> bool:
         """Send CloseStream, wait for the last results and the close, stop the threads.
@@ -340,22 +338,53 @@ class LiveClient:
         """
         with self._finish_lock:
             if self._finish_result is None:
-                if self._client is None or self._loop is None:
+                client, writer = self._client, self._writer
+                if client is None or writer is None or self._loop is None:
                     return False
-                with self._lock:
-                    self._closed_to_sends = True
-                self._room.set()  # a send() waiting for room returns False
+                writer.close()
                 if self._loop.is_running():
+                    from_handler = threading.current_thread() is self._handler_thread
+
+                    async def finish() -> bool:
+                        if from_handler:
+                            client._dispatch.unbound()  # this consumer waits for the end
+                        return bool(await client.finish())
+
                     # PROTOCOL §3: all audio handed over is sent before CloseStream.
-                    self._finish_result = self._run(self._after_writes(self._client.finish))
+                    self._finish_result = self._run(writer.after_writes(finish))
                 else:
                     self._finish_result = False
             result = self._finish_result
         self._stop_threads()
-        error = self._send_error
+        error = self._writer.error if self._writer else None
         if error is not None and not isinstance(error, DgstreamError):
             raise error  # a bug, not a closed stream (which `result` already reports)
         return result
+
+
+class LiveClient(ThreadedStream):
+    """A synchronous live transcription client with the same API as AsyncLiveClient."""
+
+    face = AsyncLiveClient
+
+    if TYPE_CHECKING:
+
+        def __init__(self, api_key: str | None = None, **settings: Unpack[Settings]) -> None: ...
+
+        def start(
+            self,
+            options: LiveOptions | Mapping[str, Any] | None = None,
+            addons: Mapping[str, Any] | None = None,
+            headers: Mapping[str, str] | None = None,
+            members: Mapping[str, Any] | None = None,
+            **kwargs: Any,
+        ) -> bool: ...
+
+    def keep_alive(self) -> bool:
+        return bool(self._control(lambda: self._client.keep_alive()))
+
+    def finalize(self, channel: int | None = None) -> bool:
+        return bool(self._control(lambda: self._client.finalize(channel)))
 
 
 def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:

@@ -276,7 +276,7 @@ def test_keepalive_false_string_turns_it_off() -> None:
     client = DeepgramClient(
         "", DeepgramClientOptions(url="ws://127.0.0.1:1", options={"keepalive": "false"})
     )
-    assert client.listen.websocket.v("1")._config["keepalive"] is False
+    assert client.listen.websocket.v("1").config.keepalive is False
 
 
 # -- handlers -------------------------------------------------------------------------------

@@ -1,12 +1,15 @@
-"""The asyncio client: `AsyncLiveClient` (the `/v1` face) and the pieces it is built of.
+"""The asyncio clients: one generic stream, and a face per API.
 
-`config` (URL, credentials, redaction), `connection` (connecting, error mapping,
-close reasons), `events` (handler keys) and `live` (the client itself).
+`config` (the settings once, URLs, credentials, redaction), `api` (what one API
+version is, as data: `V1`), `events` (handlers and bounded event channels),
+`connection` (connecting, error mapping, close reasons), `state` (the lifecycle
+table), `stream` (the I/O: send, receive, finish), `reconnect` (the policy loop),
+and `live` (`AsyncLiveClient`, the `/v1` face).
 """
 
 from __future__ import annotations
 
-from .config import DEFAULT_URL, LISTEN_PATH, build_url, redact_headers
+from .config import DEFAULT_URL, LISTEN_PATH, ClientConfig, build_url, redact_headers
 from .events import Handler, event_key
 from .live import AsyncLiveClient
 
@@ -14,6 +17,7 @@ __all__ = [
     "DEFAULT_URL",
     "LISTEN_PATH",
     "AsyncLiveClient",
+    "ClientConfig",
     "Handler",
     "build_url",
     "event_key",

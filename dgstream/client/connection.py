@@ -16,13 +16,18 @@ from .config import redact_headers
 if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection
 
-__all__ = ["close_of", "connect"]
+__all__ = ["close_of", "connect", "send_frame"]
 
 log = logging.getLogger("dgstream")
 
 
-async def connect(url: str, headers: dict[str, str], open_timeout: float) -> ClientConnection:
-    """Open the WebSocket to `url`; raises HandshakeError or ConnectError."""
+async def connect(
+    url: str, headers: dict[str, str], open_timeout: float, ping_interval: float = 20.0
+) -> ClientConnection:
+    """Open the WebSocket to `url`; raises HandshakeError or ConnectError.
+
+    WebSocket pings go every `ping_interval` seconds; a pong later than that closes
+    the connection 1011 "keepalive ping timeout" (a stuck network or server)."""
     from websockets.asyncio.client import connect as ws_connect
     from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
 
@@ -33,6 +38,8 @@ async def connect(url: str, headers: dict[str, str], open_timeout: float) -> Cli
             additional_headers=headers,
             user_agent_header=f"dgstream/{__version__}",
             open_timeout=open_timeout,
+            ping_interval=ping_interval,
+            ping_timeout=ping_interval,
             compression=None,  # audio does not compress; deflate only costs CPU
             max_size=16 * 1024 * 1024,
             max_queue=64,
@@ -68,6 +75,23 @@ async def connect(url: str, headers: dict[str, str], open_timeout: float) -> Cli
         if url.startswith("wss:") and isinstance(exc, (ConnectionResetError, EOFError)):
             text += "; if the server is plain (no TLS), use a ws:// or http:// URL"
         raise ConnectError(f"cannot connect to {_host(url)}: {text}", url=url) from None
+
+
+async def send_frame(ws: ClientConnection, data: bytes | bytearray | memoryview | str) -> None:
+    """`ws.send`, but a connection already closing raises ConnectionClosed at once:
+    websockets would first wait up to its close timeout for the TCP close, and a
+    server that stops reading after its close frame never completes that."""
+    from websockets.exceptions import ConnectionClosed
+    from websockets.protocol import State
+
+    if ws.state is not State.OPEN:
+        p = ws.protocol
+        if p.close_rcvd is not None:
+            # The server has closed; we answered. A server that stopped reading would
+            # keep the TCP connection (and our receive loop) open until its own timeout.
+            ws.transport.abort()
+        raise ConnectionClosed(p.close_rcvd, p.close_sent, p.close_rcvd_then_sent)
+    await ws.send(data)
 
 
 def _host(url: str) -> str:
