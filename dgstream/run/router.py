@@ -17,20 +17,22 @@ from typing import Any
 
 from ..errors import StreamClosedError
 from ..messages import (
-    CloseResponse,
     ErrorResponse,
-    FinishTimedOut,
     LiveResultResponse,
     MetadataResponse,
+    ServerEvent,
+    SpeechStartedResponse,
+    UnhandledResponse,
+    UtteranceEndResponse,
+)
+from ..notices import (
+    CloseResponse,
+    FinishTimedOut,
     OpenResponse,
     ReconnectedResponse,
     ReconnectFailed,
     ReconnectingResponse,
-    ServerEvent,
-    SpeechStartedResponse,
     StreamClosed,
-    UnhandledResponse,
-    UtteranceEndResponse,
 )
 from ..render import Renderer, SessionState
 from ..render.writers import StreamWriter
