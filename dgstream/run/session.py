@@ -21,10 +21,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, TextIO
 
 from ..errors import AudioError, ConnectError, DgstreamError, HandshakeError, StreamClosedError
-from ..options import LiveOptions, OptionsError
+from ..options import LiveOptions
 from ..status import ExitStatus
 from .local import LOCAL, start_local_server
 from .outcome import Outcome, report, summary_line
+from .outputs import open_outputs
 from .router import Router
 from .signals import Interrupts, exit_now
 from .sources import source_kind, stream_options
@@ -125,7 +126,15 @@ class Session:
             model=self.local_model or str(self.options.model or ""),
             level=source.level if self.kind.meter else None,
         )
-        self._build_renderers(self.state)
+        self.renderers, self._output_file = open_outputs(
+            format=self.format,
+            output=self.request.output,
+            output_format=self.output_format,
+            timestamps=self.request.timestamps,
+            multichannel=bool(self.options.multichannel),
+            state=self.state,
+            on_stdout_closed=self._stdout_gone,
+        )
         self.router = Router(
             self.renderers,
             self.state,
@@ -136,69 +145,11 @@ class Session:
         )
         return options
 
-    def _build_renderers(self, state: SessionState) -> None:
-        from ..render.writers import make_writer
-
-        req = self.request
-        multichannel = bool(self.options.multichannel)
-        if self.format == "live":
-            from ..render.live import LiveView
-
-            self.renderers.append(
-                LiveView(state, timestamps=req.timestamps, multichannel=multichannel)
-            )
-        else:
-            self.renderers.append(
-                make_writer(
-                    self.format,
-                    sys.stdout,
-                    timestamps=req.timestamps,
-                    multichannel=multichannel,
-                    on_closed=self._stdout_gone,
-                )
-            )
-        if req.output is not None and self.output_format is not None:
-            try:
-                self._output_file = req.output.open("w", encoding="utf-8")
-            except OSError as exc:
-                raise OptionsError(
-                    "output", f"cannot write {req.output}: {exc.strerror or exc}"
-                ) from None
-            self.renderers.append(
-                make_writer(
-                    self.output_format,
-                    self._output_file,
-                    timestamps=req.timestamps,
-                    multichannel=multichannel,
-                )
-            )
-
     async def _stream(self, options: LiveOptions) -> None:
         """Connect, pump, finish, with the router handling events all along."""
-        from ..client import AsyncLiveClient
-        from ..replay import ReconnectPolicy
-
         assert self.router is not None and self.state is not None
         self.interrupts.capture(asyncio.get_running_loop())
-        request = self.request
-        policy = (
-            ReconnectPolicy(
-                attempts=request.reconnect_attempts,
-                max_outage=request.max_outage,
-                buffer_seconds=request.replay_buffer,
-            )
-            if request.reconnect
-            else None
-        )
-        client = AsyncLiveClient(
-            self.api_key or None,
-            url=self.url,
-            keepalive=True,
-            finish_timeout=request.finish_timeout,
-            open_timeout=request.connect_timeout,
-            reconnect=policy,
-        )
-        self.client = client
+        self.client = client = _client(self.request, self.api_key, self.url)
         # Iterate from before start(): only then does the client queue events for it.
         routing = asyncio.create_task(self.router.run(aiter(client)), name="dgstream-router")
         try:
@@ -342,6 +293,30 @@ class Session:
             bytes_sent=client.bytes_sent,
             interrupted=self.outcome.interrupted,
         )
+
+
+def _client(request: StreamRequest, api_key: str | None, url: str | None) -> AsyncLiveClient:
+    """The client for the request: keepalive on, its timeouts and reconnect policy."""
+    from ..client import AsyncLiveClient
+    from ..replay import ReconnectPolicy
+
+    policy = (
+        ReconnectPolicy(
+            attempts=request.reconnect_attempts,
+            max_outage=request.max_outage,
+            buffer_seconds=request.replay_buffer,
+        )
+        if request.reconnect
+        else None
+    )
+    return AsyncLiveClient(
+        api_key or None,
+        url=url,
+        keepalive=True,
+        finish_timeout=request.finish_timeout,
+        open_timeout=request.connect_timeout,
+        reconnect=policy,
+    )
 
 
 def _silence_stdout() -> None:
