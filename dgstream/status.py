@@ -9,7 +9,8 @@ __all__ = ["ExitStatus"]
 
 class ExitStatus(IntEnum):
     OK = 0
-    #: Something unexpected; the message says what (a bug report is welcome).
+    #: The transcript could not be written (stdout or --output: a full disk, an I/O error),
+    #: or something unexpected; the message says what (a bug report is welcome).
     ERROR = 1
     #: Bad flags or values, found before connecting.
     USAGE = 2

@@ -52,6 +52,9 @@ class StreamWriter(Renderer):
         self.closed = False
 
     def write(self, text: str) -> None:
+        """Write and flush `text`. A closed pipe stops the writer quietly (`on_closed`);
+        any other failed write (a full disk, an I/O error) stops it and raises the
+        OSError once, for the runner to end the stream and say what failed."""
         if self.closed:
             return
         try:
@@ -61,6 +64,9 @@ class StreamWriter(Renderer):
             self.closed = True
             if self.on_closed is not None:
                 self.on_closed()
+        except OSError:
+            self.closed = True
+            raise
 
 
 class TextWriter(StreamWriter):

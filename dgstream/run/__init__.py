@@ -1,5 +1,15 @@
 """The streaming commands' machinery, one phase per module (imports nothing heavy).
 
-* `outcome`: exceptions -> exit statuses, error lines, `report`;
+* `request`: what the user asked for (StreamRequest) and `prepare()`, which resolves
+  and checks it into a Session without I/O;
+* `sources`: the table of audio sources (kind -> opener and traits);
+* `local`: `--local` (the in-process server and offline engine) and the demo recording;
+* `outputs`: the renderers (live view or writers) and the `--output` file;
+* `session`: one run, startup -> pump -> shutdown;
+* `router`: the client's events -> transcript -> renderers, SessionState, Outcome;
+* `signals`: two-stage Ctrl-C;
+* `outcome`: exceptions -> exit statuses, error lines, `report`, the Outcome of a run;
 * `serve`: `dgstream devices` and `dgstream serve`.
+
+`dgstream.runner` re-exports the names the command line used before this split.
 """

@@ -1,9 +1,11 @@
-"""How a run ends: exceptions -> exit statuses (the README's table) and the lines
-that tell the user what went wrong and what to do (stderr)."""
+"""How a run ends: exceptions -> exit statuses (the README's table), the lines that
+tell the user what went wrong and what to do (stderr), and `Outcome`: the facts a
+streaming session gathers on the way that decide its exit status."""
 
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass, field
 
 from ..errors import (
     AudioError,
@@ -21,10 +23,13 @@ from ..status import ExitStatus
 __all__ = [
     "LocalUnavailableError",
     "NoCredentialsError",
+    "Outcome",
+    "OutputError",
     "error_lines",
     "exit_status_for",
     "flag_for",
     "report",
+    "summary_line",
 ]
 
 
@@ -34,6 +39,12 @@ class NoCredentialsError(DgstreamError):
 
 class LocalUnavailableError(DgstreamError):
     """`--local` needs the offline engine, which is not installed."""
+
+
+class OutputError(DgstreamError):
+    """Writing the transcript failed (stdout or `--output`: a full disk, an I/O error).
+
+    A closed pipe is not this: the reader went away, and that ends the run quietly."""
 
 
 def exit_status_for(exc: BaseException) -> ExitStatus:
@@ -56,6 +67,8 @@ def exit_status_for(exc: BaseException) -> ExitStatus:
         return ExitStatus.SERVER
     if isinstance(exc, KeyboardInterrupt):
         return ExitStatus.INTERRUPTED
+    if isinstance(exc, OutputError):
+        return ExitStatus.ERROR  # the README: the transcript could not be written
     return ExitStatus.ERROR
 
 
@@ -100,3 +113,76 @@ def report(exc: BaseException) -> ExitStatus:
     for line in error_lines(exc):
         print(line, file=sys.stderr)
     return exit_status_for(exc)
+
+
+@dataclass
+class Outcome:
+    """What decides how a streaming session ends, gathered while it runs.
+
+    The session, the signal handler and the event router each record what they see;
+    `status()` is the README's exit-code table applied to it, in order of precedence.
+    """
+
+    #: Ctrl-C or SIGTERM stopped the source.
+    interrupted: bool = False
+    #: stdout's reader went away (`| head`): a quiet, successful end.
+    stdout_closed: bool = False
+    #: What stopped the session (the source, the recorder, the output, connecting).
+    failure: DgstreamError | None = None
+    #: The server (or the link) ended the stream with an error close.
+    close_error: StreamClosedError | None = None
+    #: In-band Error messages from the server (PROTOCOL §4).
+    server_errors: int = 0
+    #: The server did not finish within the finish timeout after CloseStream.
+    finish_timed_out: bool = False
+    #: What went wrong on the way, each once, in order (printed at the end).
+    problems: list[str] = field(default_factory=list)
+
+    def fail(self, exc: DgstreamError) -> None:
+        """Record a failure; the first one is what the user is told about."""
+        if self.failure is None:
+            self.failure = exc
+
+    def status(self) -> ExitStatus:
+        """The exit status (the README's table)."""
+        if self.interrupted:
+            return ExitStatus.INTERRUPTED
+        if self.failure is not None:
+            return exit_status_for(self.failure)
+        if self.close_error is not None:
+            return exit_status_for(self.close_error)
+        if self.server_errors:
+            return ExitStatus.SERVER
+        if self.finish_timed_out and not self.stdout_closed:
+            return ExitStatus.SERVER
+        return ExitStatus.OK
+
+    def lines(self) -> list[str]:
+        """The closing lines on stderr: the failure, or else each problem."""
+        if self.failure is not None:
+            return error_lines(self.failure)
+        return [f"dgstream: {text}" for text in self.problems]
+
+
+def summary_line(
+    *,
+    request_id: str,
+    words: int,
+    metadata_duration: float | None,
+    audio_seconds: float | None,
+    bytes_sent: int,
+    interrupted: bool,
+) -> str:
+    """`dgstream: 12.3 s of audio, 45 words, request id …`: the server's own count of the
+    audio when it sent one (Metadata), else what was sent."""
+    if metadata_duration is not None and metadata_duration > 0:
+        audio = f"{metadata_duration:.1f} s of audio"
+    elif audio_seconds is not None:
+        audio = f"{audio_seconds:.1f} s of audio"
+    else:
+        audio = f"{bytes_sent / 1024:.0f} KiB of audio"
+    extra = ", interrupted" if interrupted else ""
+    return (
+        f"dgstream: {audio}, {words} word{'s' if words != 1 else ''}, "
+        f"request id {request_id}{extra}"
+    )

@@ -1,0 +1,192 @@
+"""What the user asked for, resolved: flags > environment > config profile > defaults.
+
+`prepare()` turns a `StreamRequest` into a checked `Session` without touching the
+network or any device, so bad values are usage errors before connecting.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..options import LiveOptions, OptionsError, validate
+from .local import local_server_url
+from .outcome import NoCredentialsError
+from .sources import source_kind
+
+if TYPE_CHECKING:
+    from .session import Session
+
+__all__ = [
+    "DEFAULT_OPTIONS",
+    "OUTPUT_FORMATS",
+    "SourceSpec",
+    "StreamRequest",
+    "output_format_for",
+    "parse_params",
+    "prepare",
+    "redact_value",
+]
+
+#: Output formats: the live view (a terminal) and the writers of render/writers.py.
+OUTPUT_FORMATS = ("live", "text", "jsonl", "srt", "vtt")
+#: What a live user wants when nothing else is said (issue #3).
+DEFAULT_OPTIONS: dict[str, Any] = {"model": "nova-3", "smart_format": True}
+_SUFFIX_FORMATS = {".srt": "srt", ".vtt": "vtt", ".jsonl": "jsonl", ".json": "jsonl"}
+
+
+@dataclass
+class SourceSpec:
+    """Which source to open and how. `kind` names a row of `run.sources.SOURCES`."""
+
+    kind: str
+    device: str | None = None
+    paths: Sequence[Path] = ()
+    speed: float = 1.0
+    url: str | None = None
+    #: The audio track of a file or stream with several (PyAV-decoded formats).
+    track: int | None = None
+
+
+@dataclass
+class StreamRequest:
+    """Everything a streaming command was given; None means "not given on the command line"."""
+
+    source: SourceSpec
+    #: LiveOptions fields given as flags (None: not given).
+    flags: dict[str, Any] = field(default_factory=dict)
+    #: --param KEY=VALUE, in order.
+    params: Sequence[str] = ()
+    api_key: str | None = None
+    url: str | None = None
+    local: bool = False
+    config: Path | None = None
+    profile: str | None = None
+    format: str | None = None
+    output: Path | None = None
+    output_format: str | None = None
+    timestamps: bool = False
+    save_audio: Path | None = None
+    finish_timeout: float = 10.0
+    connect_timeout: float = 10.0
+    reconnect: bool = True
+    reconnect_attempts: int = 10
+    max_outage: float = 120.0
+    replay_buffer: float = 60.0
+    quiet: bool = False
+    debug: bool = False
+
+
+def parse_params(params: Sequence[str]) -> dict[str, str | list[str]]:
+    """`KEY=VALUE` strings as addons; a repeated key becomes a list (repeated in the query)."""
+    out: dict[str, str | list[str]] = {}
+    for item in params:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise OptionsError("param", f"expected KEY=VALUE, got {item!r}")
+        if key in out:
+            previous = out[key]
+            out[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            out[key] = value
+    return out
+
+
+def redact_value(values: Sequence[str] | None) -> bool | str | list[str] | None:
+    """`--redact` values as LiveOptions wants them: true/false, one string, or a list."""
+    if not values:
+        return None
+    if len(values) == 1:
+        low = values[0].lower()
+        if low in ("true", "false"):
+            return low == "true"
+        return values[0]
+    return list(values)
+
+
+def output_format_for(path: Path, explicit: str | None) -> str:
+    """The format of `--output PATH`: `--output-format`, else by suffix, else text."""
+    if explicit:
+        return explicit
+    return _SUFFIX_FORMATS.get(path.suffix.lower(), "text")
+
+
+def _stdout_is_terminal() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _options(request: StreamRequest, fmt: str, profile_options: dict[str, Any]) -> LiveOptions:
+    """LiveOptions from defaults < profile < flags, checked against the source's traits."""
+    values: dict[str, Any] = dict(DEFAULT_OPTIONS)
+    if fmt == "live":
+        values["interim_results"] = True  # the live view shows interim text
+    values.update(profile_options)
+    values.update({k: v for k, v in request.flags.items() if v is not None and v != []})
+    if values.get("utterance_end_ms") is not None and values.get("interim_results") is None:
+        values["interim_results"] = True  # PROTOCOL §4: UtteranceEnd needs interim results
+    kind = source_kind(request.source.kind)
+    if kind.raw_flags_need_encoding and not values.get("encoding"):
+        for name in ("sample_rate", "channels"):
+            if request.flags.get(name) is not None:
+                raise OptionsError(
+                    name,
+                    "describes raw audio: give --encoding too "
+                    "(or leave it out for WAV and other containers)",
+                )
+    if kind.self_describing:
+        for name in ("encoding", "sample_rate", "channels"):
+            values.pop(name, None)  # the file says what it is
+    return validate(LiveOptions(**values))
+
+
+def prepare(request: StreamRequest) -> Session:
+    """Resolve flags > environment > profile > defaults and check them; no I/O but the config.
+
+    Raises OptionsError (a bad value: a usage error), ConfigError, NoCredentialsError
+    or LocalUnavailableError.
+    """
+    from ..config import load_config
+    from .session import Session
+
+    config = load_config(request.config, warn=not request.quiet)
+    profile = config.profile(request.profile)
+    fmt = request.format or ("live" if _stdout_is_terminal() else "text")
+    if fmt not in OUTPUT_FORMATS:
+        raise OptionsError("format", f"unknown format {fmt!r}; use one of {OUTPUT_FORMATS}")
+    options = _options(request, fmt, profile.options if profile is not None else {})
+
+    addons: dict[str, str | list[str]] = {}
+    if profile is not None:
+        addons.update(profile.params)
+    addons.update(parse_params(request.params))
+
+    api_key = request.api_key or (profile.api_key if profile else None) or config.api_key
+    url = request.url or (profile.url if profile else None) or config.url
+    if request.local:
+        url = local_server_url()
+        api_key = None  # the local server needs none, and a real key must not go to it
+    if not api_key and not url and not os.environ.get("DEEPGRAM_ACCESS_TOKEN"):
+        raise NoCredentialsError(
+            "no API key: set DEEPGRAM_API_KEY or pass --api-key (or put api_key in the "
+            "config file);\nfor a local server pass --url ws://127.0.0.1:8765, or use --local"
+        )
+    output_format = None
+    if request.output is not None:
+        output_format = output_format_for(request.output, request.output_format)
+    return Session(
+        request=request,
+        options=options,
+        addons=addons,
+        api_key=api_key,
+        url=url,
+        format=fmt,
+        output_format=output_format,
+    )
