@@ -89,12 +89,19 @@ async def sink(ws: ServerConnection) -> None:
         await ws.close(1000)
 
 
-async def deaf(ws: ServerConnection) -> None:
-    """Accepts the stream and never reads a frame again."""
-    ws.transport.pause_reading()
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(ws.wait_closed(), 6.0)  # deaf for the tests' few seconds
-    ws.transport.abort()
+def deaf_for(seconds: float) -> Any:
+    """Accepts the stream and reads no frame again (for `seconds`, then drops it)."""
+
+    async def handler(ws: ServerConnection) -> None:
+        ws.transport.pause_reading()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ws.wait_closed(), seconds)
+        ws.transport.abort()
+
+    return handler
+
+
+deaf = deaf_for(6.0)
 
 
 async def flood(ws: ServerConnection) -> None:

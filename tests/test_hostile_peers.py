@@ -7,19 +7,23 @@ from __future__ import annotations
 
 import asyncio
 import resource
+import signal
+import subprocess
 import threading
 import time
 from typing import Any
 
 import hostile
 import pytest
-from misbehaving import ws_server
+from helpers import clean_env, dgstream_cmd
+from misbehaving import silent_tcp_server, ws_server
 
 from dgstream import AsyncLiveClient, LiveClient, LiveOptions, LiveTranscriptionEvents
 from dgstream.errors import ReconnectFailedError, StreamClosedError
 from dgstream.messages import LiveResultResponse
 from dgstream.notices import ReplayTrimmed
 from dgstream.replay import ReconnectPolicy
+from dgstream.status import ExitStatus
 
 RAW = LiveOptions(encoding="linear16", sample_rate=16000)
 CHUNK = b"\0" * 3200  # 100 ms
@@ -205,3 +209,80 @@ def test_a_reconnect_storm_backs_off_and_gives_up() -> None:
     assert took < 6.0
     assert isinstance(client.close_error, ReconnectFailedError)
     assert "dropped before any result" in str(client.close_error)
+
+
+# -- every way out of the command line is bounded (issue 10, point 6) --------------------
+def _stdin_into(url: str, *extra: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        dgstream_cmd(
+            "stdin",
+            "--url",
+            url,
+            "--encoding",
+            "linear16",
+            "--sample-rate",
+            "16000",
+            "--format",
+            "text",
+            "--finish-timeout",
+            "2",
+            *extra,
+        ),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=clean_env(),
+    )
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_ends_the_command_in_bounded_time_when_the_server_stops_reading(sig: int) -> None:
+    with ws_server(hostile.deaf_for(8)) as url:
+        proc = _stdin_into(url)
+        assert proc.stdin is not None
+        feeding = threading.Thread(target=_feed, args=(proc.stdin, 30.0), daemon=True)
+        feeding.start()
+        time.sleep(2.0)  # the socket is full by now and the sender waits on it
+        t0 = time.monotonic()
+        proc.send_signal(sig)
+        proc.wait(timeout=15)
+        took = time.monotonic() - t0
+        assert proc.stderr is not None
+        err = proc.stderr.read()
+    assert proc.returncode == ExitStatus.INTERRUPTED, err.decode()
+    assert took < 2.0 + 1.0 + 1.5  # finish timeout + its second + the process's own exit
+    assert b"Traceback" not in err
+
+
+def test_end_of_input_ends_the_command_in_bounded_time_when_the_server_stops_reading() -> None:
+    with ws_server(hostile.deaf_for(8)) as url:
+        proc = _stdin_into(url, "--no-reconnect")
+        t0 = time.monotonic()
+        _, err = proc.communicate(b"\0" * (64 << 10), timeout=20)  # 2 s of audio, then EOF
+        took = time.monotonic() - t0
+    assert proc.returncode == ExitStatus.SERVER, err.decode()
+    assert took < 8.0
+    assert b"sent nothing new for 2 s" in err
+
+
+def test_ctrl_c_while_connecting_does_not_wait_for_the_connect_timeout() -> None:
+    with silent_tcp_server() as url:
+        proc = _stdin_into(url, "--connect-timeout", "30")
+        time.sleep(1.0)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=10)
+        took = time.monotonic() - t0
+    assert proc.returncode == ExitStatus.INTERRUPTED, err.decode()
+    assert took < 2.0
+    assert b"Traceback" not in err
+
+
+def _feed(pipe: Any, seconds: float) -> None:
+    """Write `seconds` of silence into `pipe` as fast as it takes it, then close it."""
+    try:
+        for _ in range(int(seconds * 10)):
+            pipe.write(b"\0" * 3200)
+        pipe.close()
+    except (BrokenPipeError, ValueError, OSError):
+        pass

@@ -32,6 +32,7 @@ from ..notices import (
     ReconnectedResponse,
     ReconnectFailed,
     ReconnectingResponse,
+    ReplayTrimmed,
     StreamClosed,
 )
 from ..render import Renderer, SessionState
@@ -76,6 +77,8 @@ class Router:
         self.live = live
         #: The server's Metadata, once it came (the summary's audio duration).
         self.metadata: MetadataResponse | None = None
+        #: A reconnect is under way (its first Reconnecting was noted).
+        self.outage = False
         self._routes: dict[type, Callable[[Any], None]] = {
             LiveResultResponse: self._message,
             MetadataResponse: self._metadata,
@@ -86,6 +89,7 @@ class Router:
             StreamClosed: self._stream_closed,
             ReconnectFailed: self._reconnect_failed,
             FinishTimedOut: self._finish_timed_out,
+            ReplayTrimmed: self._replay_trimmed,
             OpenResponse: self._open,
             CloseResponse: self._close,
             ReconnectingResponse: self._reconnecting,
@@ -199,19 +203,28 @@ class Router:
         # timeout): stop the source so the stream ends instead of waiting for audio.
         self.stop()
 
+    def _replay_trimmed(self, warning: ReplayTrimmed) -> None:
+        self.notice(str(warning))  # worth knowing now; not a failure of the run
+
     def _reconnecting(self, event: ReconnectingResponse) -> None:
         if self.state.state == "streaming":
             self.state.state = "reconnecting"
-        if event.attempt == 1:
+        if not self.outage:  # once per outage (a storm's attempts number on)
+            self.outage = True
             self.notice(f"connection lost: {event.reason}; reconnecting")
 
     def _reconnected(self, event: ReconnectedResponse) -> None:
+        self.outage = False
         if self.state.state == "reconnecting":
             self.state.state = "streaming"
         self.state.request_id = event.request_id
+        if event.lost_seconds > 0:  # the replay buffer had let that audio go
+            lost = f"{event.lost_seconds:.1f} s of audio could not be replayed"
+        else:
+            lost = "nothing lost"
         self.notice(
             f"reconnected after {event.outage:.1f} s (attempt {event.attempt}); "
-            f"replayed {event.replayed_seconds:.1f} s of audio, nothing lost"
+            f"replayed {event.replayed_seconds:.1f} s of audio, {lost}"
         )
 
 

@@ -75,6 +75,8 @@ class Session:
         self.recorder: AudioRecorder | None = None
         self.state: SessionState | None = None
         self.router: Router | None = None
+        self._starting: asyncio.Future[bool] | None = None
+        self._finishing: asyncio.Future[bool] | None = None  # a reference keeps it alive
         #: With --local, the engine's model: what the status line names instead of --model.
         self.local_model = ""
         self._output_file: TextIO | None = None
@@ -153,10 +155,18 @@ class Session:
         # Iterate from before start(): only then does the client queue events for it.
         routing = asyncio.create_task(self.router.run(aiter(client)), name="dgstream-router")
         try:
+            self._starting = asyncio.ensure_future(
+                client.start(options, addons=self.addons or None)
+            )
             try:
-                await client.start(options, addons=self.addons or None)
+                await self._starting
             except (HandshakeError, ConnectError) as exc:
                 self.outcome.fail(exc)
+                self.state.state = "closed"
+                return
+            except asyncio.CancelledError:  # Ctrl-C while connecting: nothing to finish
+                if not self.outcome.interrupted:
+                    raise
                 self.state.state = "closed"
                 return
             self.state.state = "finishing" if self.outcome.interrupted else "streaming"
@@ -239,6 +249,12 @@ class Session:
         if self.state is not None and self.state.state == "streaming":
             self.state.state = "finishing"
         self._stop_source()
+        # Finish now, not after the pump's next send: a server that stops reading would
+        # hold that send forever. finish() bounds every way out (PROTOCOL §3).
+        if self._starting is not None and not self._starting.done():
+            self._starting.cancel()  # still connecting: do not wait for the open timeout
+        elif self.client is not None:
+            self._finishing = asyncio.ensure_future(self.client.finish())
         if self.format != "live" and not self.request.quiet:
             print(
                 "dgstream: stopping; waiting for the last results (Ctrl-C again to quit now)",
