@@ -289,7 +289,7 @@ def test_empty_binary_frame_is_logged_and_ignored() -> None:
 
 def test_other_paths_are_404_with_a_request_id() -> None:
     with running_server() as srv:
-        refused = handshake_refused(f"{srv.url}/v2/listen")
+        refused = handshake_refused(f"{srv.url}/v3/listen")
         assert refused.response.status_code == 404
         assert refused.response.headers["dg-request-id"]
         assert refused.response.headers["dg-error"]

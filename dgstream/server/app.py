@@ -1,11 +1,12 @@
 """The Deepgram-compatible WebSocket server: the only server code that touches the network.
 
-`DeepgramServer` serves `ws://HOST:PORT/v1/listen` with websockets' asyncio API.
+`DeepgramServer` serves `ws://HOST:PORT/v1/listen` and `/v2/listen` (Flux) with
+websockets' asyncio API.
 The handshake (`_process_request`) does what PROTOCOL §1 says: routing by path
 (`ROUTES`: path -> session class; other paths 404), auth by header or subprotocol
 when API keys are configured, query parsing with `dgstream.options` (400 naming
 the parameter), and a `dg-request-id` on every response (`_process_response`).
-Each accepted connection is one session (sans I/O, `v1.py`); this module only
+Each accepted connection is one session (sans I/O, `v1.py`, `v2.py`); this module only
 pumps frames between it and the socket, with the idle timer (`idle.py`), the
 `Faults` (`faults.py`) and the `ConnectionLog`.
 
@@ -26,7 +27,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -34,8 +35,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-from ..options import OptionsError, decode_query, validate
+from ..options import FluxOptions, LiveOptions, OptionsError, decode_query, validate
 from ..wire.v1 import LISTEN_PATH
+from ..wire.v2 import V2_PATH
 from .actions import NET0000_REASON, Action, Close, Send
 from .cadence import SessionTuning
 from .engine import is_cheap
@@ -43,16 +45,43 @@ from .faults import Faults, FaultState
 from .handshake import credential, reject, select_subprotocol
 from .idle import IdleTimer
 from .logbook import ConnectionLog, redact_headers
+from .turns import TurnTuning
 from .v1 import V1Session
+from .v2 import V2Session
 
 if TYPE_CHECKING:
-    from ..options import LiveOptions
     from .engine import Engine
 
 __all__ = ["DeepgramServer", "Faults", "ServerConfig", "run", "running_server"]
 
-#: Which session class serves each path (PROTOCOL §1; /v2/listen will be one more row).
-ROUTES: dict[str, type[V1Session]] = {LISTEN_PATH: V1Session}
+
+class ApiSession(Protocol):
+    """One connection of one API, sans I/O (`v1.V1Session`, `v2.V2Session`): frames in,
+    actions out."""
+
+    @property
+    def audio_seconds(self) -> float: ...
+    def opened(self) -> list[Action]: ...
+    def receive_bytes(self, data: bytes) -> list[Action]: ...
+    def receive_text(self, text: str) -> list[Action]: ...
+    def finish(self) -> list[Action]: ...
+    def idle_timeout(self) -> list[Action]: ...
+    def close(self) -> None: ...
+
+
+class SessionClass(Protocol):
+    """A session class as the handshake and the handler use it."""
+
+    @property
+    def options_class(self) -> type[LiveOptions] | type[FluxOptions]: ...
+    def for_server(
+        self, engine: Engine, options: Any, *, request_id: str, config: ServerConfig
+    ) -> ApiSession: ...
+    def idle_window(self, config: ServerConfig) -> float: ...
+
+
+#: Which session class serves each path (PROTOCOL §1, §7).
+ROUTES: dict[str, SessionClass] = {LISTEN_PATH: V1Session, V2_PATH: V2Session}
 _logger = logging.getLogger("dgstream.server")
 
 
@@ -65,6 +94,8 @@ class ServerConfig:
     api_keys: tuple[str, ...] = ()
     engine: Engine | None = None  # None: the scripted engine with its default text
     idle_timeout: float = 10.0
+    v2_idle_timeout: float = 60.0  # PROTOCOL §7 (assumed)
+    turns: TurnTuning = field(default_factory=TurnTuning)  # /v2's local turn model
     max_frame_bytes: int = 8 * 1024 * 1024
     log_path: str | Path | None = None
     faults: Faults = field(default_factory=Faults)
@@ -79,8 +110,8 @@ class _State:
     request_id: str
     log: ConnectionLog
     faults: Faults
-    options: LiveOptions | None = None
-    route: type[V1Session] = V1Session
+    options: LiveOptions | FluxOptions | None = None
+    route: SessionClass = V1Session
     handler_started: bool = False
     on_end: Callable[[_State], None] | None = None
 
@@ -124,7 +155,10 @@ async def _close(conn: ServerConnection, code: int, reason: str) -> None:
     """
     drain = asyncio.ensure_future(_drain(conn))
     try:
-        await conn.close(code, reason)
+        if code == 1005:  # PROTOCOL §7: a close frame with no status (the peer sees 1005)
+            await conn.close(None)  # type: ignore[arg-type]
+        else:
+            await conn.close(code, reason)
     finally:
         drain.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -233,7 +267,7 @@ class DeepgramServer:
         if st.faults.reject_status is not None:
             return self._reject(st, int(st.faults.reject_status))
         try:
-            options, unknown = decode_query(url.query)
+            options, unknown = decode_query(url.query, route.options_class)
             options = validate(options)
         except OptionsError as exc:
             # PROTOCOL §1: 400 for bad parameters; dg-error names the parameter.
@@ -278,7 +312,7 @@ class DeepgramServer:
         engine = self.engine
         loop = asyncio.get_running_loop()
         inline = is_cheap(engine)
-        session: V1Session | None = None
+        session: ApiSession | None = None
 
         async def call(fn: Callable[..., list[Action]], *args: Any) -> list[Action]:
             if inline:
@@ -286,12 +320,14 @@ class DeepgramServer:
             return await loop.run_in_executor(None, fn, *args)
 
         aborted = False
-        timer = IdleTimer(loop, self.config.idle_timeout)
+        timer = IdleTimer(loop, st.route.idle_window(self.config))
         fault = FaultState(faults)
         try:
-            session = st.route(
-                engine, st.options, request_id=st.request_id, tuning=self.config.tuning
+            session = st.route.for_server(
+                engine, st.options, request_id=st.request_id, config=self.config
             )
+            if await self._apply(conn, log, session.opened(), False, faults, call, session):
+                return
             while True:
                 try:
                     msg = await timer.next(conn, fault.stall_deadline())
@@ -357,7 +393,7 @@ class DeepgramServer:
         stalled: bool,
         faults: Faults,
         call: Callable[..., Any],
-        session: V1Session,
+        session: ApiSession,
     ) -> bool:
         """Carry out a session's actions; True once the connection is being closed."""
         for action in actions:

@@ -13,11 +13,14 @@ on how the client cuts its frames. Per channel, on 20 ms frames:
 * a span without speech gets an empty (or script-only) final every `silence_every`;
 * `UtteranceEnd` comes once when `utterance_end` of audio has passed since the last
   word reported, outside speech;
-* an engine that reports `endpoint()` gets a `speech_final` final right away.
+* an engine that reports `endpoint()` gets a `speech_final` final right away;
+* with `tick_every` set (Flux's turn model), a `Tick` every `tick_every` of audio
+  carries the clock, the engine's hypothesis there and the silence since the last
+  voiced frame, whatever else happens (off for /v1).
 
 Consecutive results of a channel tile the audio: each span starts where the last
 final ended. Every final is the engine's `commit()`; every interim its `hypothesis()`.
-How events become messages is the API session's business (`v1.py`; later `v2.py`).
+How events become messages is the API session's business (`v1.py`, `v2.py`).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ __all__ = [
     "Interim",
     "SessionTuning",
     "SpeechStart",
+    "Tick",
     "UtteranceEnd",
 ]
 
@@ -73,6 +77,7 @@ class CadenceSettings:
     endpointing_ms: int | None  # None: endpointing off
     utterance_end: float | None  # seconds; None: no UtteranceEnd
     tuning: SessionTuning
+    tick_every: float | None = None  # seconds; None: no Tick events
 
 
 # -- events (times in seconds of channel audio) --------------------------------------
@@ -107,7 +112,17 @@ class UtteranceEnd:
     last_word_end: float
 
 
-Event = Union[SpeechStart, Interim, Final, UtteranceEnd]
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """The audio clock passed another `tick_every` (only when the settings ask for ticks)."""
+
+    channel: int
+    time: float  # the audio clock, at a frame boundary
+    words: list[EngineWord]  # the engine's uncommitted hypothesis up to `time`
+    silence: float  # seconds since the end of the last voiced frame
+
+
+Event = Union[SpeechStart, Interim, Final, UtteranceEnd, Tick]
 
 
 class ChannelCadence:
@@ -148,6 +163,10 @@ class ChannelCadence:
         self.silence_run = 0
         self.last_word_end: float | None = None
         self.ue_armed = False
+        tick = settings.tick_every
+        self.tick_len = None if tick is None else max(1, round(tick * rate))
+        self.last_tick = 0
+        self.last_voiced = 0  # the audio clock at the end of the last voiced frame
         # Samples processed but not yet fed to the engine: data[fed:cur].
         self._data = _EMPTY
         self._fed = 0
@@ -207,6 +226,7 @@ class ChannelCadence:
         if voiced:
             self.voiced_run += f
             self.silence_run = 0
+            self.last_voiced = self.pos
             if not self.in_speech and self.voiced_run >= self.min_speech:
                 self.in_speech = True
                 self.span_has_speech = True
@@ -236,6 +256,8 @@ class ChannelCadence:
             # PROTOCOL §4: empty results are normal during silence.
             out.append(self._final(speech_final=False))
         self._utterance_end(out)
+        if self.tick_len is not None and self.pos - self.last_tick >= self.tick_len:
+            out.append(self._tick())
 
     def _utterance_end(self, out: list[Event]) -> None:
         ue = self.s.utterance_end
@@ -255,6 +277,16 @@ class ChannelCadence:
         self.ue_armed = False
 
     # -- results ------------------------------------------------------------------
+    def hypothesis(self) -> list[EngineWord]:
+        """The engine's uncommitted words up to the audio clock."""
+        self._sync()
+        return self.stream.hypothesis()
+
+    def _tick(self) -> Tick:
+        self.last_tick = self.pos
+        silence = (self.pos - self.last_voiced) / self.rate
+        return Tick(self.index, self.pos / self.rate, self.hypothesis(), silence)
+
     def _reported(self, words: list[EngineWord]) -> None:
         """Words went out in a result: the utterance-end clock runs from the last one."""
         if words:
@@ -353,6 +385,20 @@ class Cadence:
                     self.settings, stream, c, fmt.sample_rate, engine_endpoints=endpoints
                 )
             )
+
+    def clock(self, channel: int = 0) -> float:
+        """The audio clock of a channel (seconds of whole frames processed; 0 before audio)."""
+        for track in self.tracks:
+            if track.index == channel:
+                return track.pos / track.rate
+        return 0.0
+
+    def hypothesis(self, channel: int = 0) -> list[EngineWord]:
+        """A channel's uncommitted words up to its clock ([] before audio)."""
+        for track in self.tracks:
+            if track.index == channel:
+                return track.hypothesis()
+        return []
 
     def flush(self, channel: int | None = None, *, from_finalize: bool) -> list[Event]:
         """Finalise every channel (or only `channel`)."""

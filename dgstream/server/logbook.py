@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
-    from ..options import LiveOptions
+    from ..options import FluxOptions, LiveOptions
 
 __all__ = ["REDACTED", "ConnectionLog", "LogEvent", "redact_headers"]
 
@@ -49,6 +49,11 @@ _OUT_KINDS = {
     "SpeechStarted": "speech_started",
     "UtteranceEnd": "utterance_end",
     "Error": "error",
+    "Connected": "connected",  # PROTOCOL §7 (/v2)
+    "TurnInfo": "turn_info",
+    "Warning": "warning",
+    "ConfigureSuccess": "configure_success",  # PROTOCOL §6
+    "ConfigureFailure": "configure_failure",
 }
 
 
@@ -85,7 +90,9 @@ class ConnectionLog:
     query: str = ""
     headers: dict[str, str] = field(default_factory=dict)
     subprotocol: str | None = None
-    options: LiveOptions | None = None  # None when the handshake was refused before parsing
+    options: LiveOptions | FluxOptions | None = (
+        None  # None when the handshake was refused before parsing
+    )
     unknown: dict[str, list[str]] = field(default_factory=dict)
     status: int | None = None  # HTTP status of the handshake response (101 when accepted)
     error: str | None = None  # dg-error of a refused handshake
@@ -111,7 +118,7 @@ class ConnectionLog:
         except ValueError:
             obj = None
         kind = obj.get("type") if isinstance(obj, dict) else None
-        if kind in ("KeepAlive", "Finalize", "CloseStream"):
+        if kind in ("KeepAlive", "Finalize", "CloseStream", "ForceEndTurn", "Configure"):
             self.controls.append(str(kind))
             self.events.append(LogEvent(time.monotonic(), "in", "control", obj))
         else:

@@ -3,18 +3,21 @@
 
 `V1Session` is what `app.py` drives: `receive_bytes()` for binary frames,
 `receive_text()` for text frames, `finish()` after CloseStream (and the optional
-flush delay), `idle_timeout()` when the idle timer fires. Each returns a list of
-actions (`actions.py`). When results happen is `cadence.py`'s business; this
-module decides what /v1 says about them (PROTOCOL §3, §4).
+flush delay), `idle_timeout()` when the idle timer fires; `opened()` right after the
+upgrade (nothing, on /v1). Each returns a list of actions (`actions.py`). When
+results happen is `cadence.py`'s business; this module decides what /v1 says about
+them (PROTOCOL §3, §4) and answers Configure (§6, `configure.py`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from ..options import LiveOptions
 from ..wire.common import ErrorResponse, Word
+from ..wire.configure import Configure, ConfigureFailure, ConfigureSuccess
 from ..wire.v1 import (
     Alternative,
     Channel,
@@ -39,10 +42,12 @@ from .cadence import (
     SpeechStart,
     UtteranceEnd,
 )
+from .configure import ConfigureGate, Refusal
 from .decode import DecodeError, Decoder
+from .wording import to_numerals
 
 if TYPE_CHECKING:
-    from ..options import LiveOptions
+    from .app import ServerConfig
     from .engine import Engine, EngineStream, EngineWord
 
 __all__ = ["V1Session", "cadence_settings"]
@@ -84,6 +89,7 @@ class _Render:
     diarize: bool
     punctuate: bool
     sentence_start: list[bool]
+    numerals: bool = False
 
     def words(
         self, channel: int, words: list[EngineWord], *, commit: bool, end: bool
@@ -92,6 +98,8 @@ class _Render:
         while len(self.sentence_start) <= channel:
             self.sentence_start.append(True)
         sentence_start = self.sentence_start[channel]
+        if self.numerals:
+            words = to_numerals(words)
         out: list[Word] = []
         for i, w in enumerate(words):
             punctuated: str | None = None
@@ -119,8 +127,34 @@ class _Render:
         return tuple(out)
 
 
+#: PROTOCOL §6: the features a /v1 Configure may change (the first four are honoured).
+V1_FEATURES = frozenset(
+    {"numerals", "punctuate", "smart_format", "diarize", "profanity_filter", "filler_words"}
+)
+
+
+def _keyterms_supported(model: str | None) -> bool:
+    # PROTOCOL §2: keyterm is a Nova-3 parameter (an unset model is taken to be one).
+    return model is None or model.startswith("nova-3")
+
+
 class V1Session:
     """The server side of one /v1 live stream: decode, detect, drive engine streams, emit JSON."""
+
+    #: What the handshake decodes this API's query into.
+    options_class: ClassVar[type[LiveOptions]] = LiveOptions
+
+    @classmethod
+    def for_server(
+        cls, engine: Engine, options: LiveOptions, *, request_id: str, config: ServerConfig
+    ) -> V1Session:
+        """The session for one accepted connection of a server with `config`."""
+        return cls(engine, options, request_id=request_id, tuning=config.tuning)
+
+    @staticmethod
+    def idle_window(config: ServerConfig) -> float:
+        """PROTOCOL §3: seconds without a frame before the idle close."""
+        return config.idle_timeout
 
     def __init__(
         self,
@@ -141,10 +175,19 @@ class V1Session:
             request_id=request_id, model_info=self._model_info, model_uuid=model.uuid
         )
         self._vad_events = options.vad_events is True
-        self._render = _Render(
-            diarize=options.diarize is True,
-            punctuate=options.punctuate is True or options.smart_format is True,
-            sentence_start=[],
+        self._features = {
+            "punctuate": options.punctuate is True,
+            "smart_format": options.smart_format is True,
+            "numerals": options.numerals is True,
+            "diarize": options.diarize is True,
+        }
+        self._render = _Render(diarize=False, punctuate=False, sentence_start=[])
+        self._restyle()
+        keyterm = options.keyterm
+        self._configure = ConfigureGate(
+            keyterms=tuple([keyterm] if isinstance(keyterm, str) else keyterm or ()),
+            features=V1_FEATURES,
+            keyterms_supported=_keyterms_supported(options.model),
         )
         self._cadence = Cadence(
             engine,
@@ -171,10 +214,18 @@ class V1Session:
         return self._cadence.channels
 
     # -- input ----------------------------------------------------------------------
+    def opened(self) -> list[Action]:
+        """Right after the upgrade: /v1 says nothing until there are results."""
+        return []
+
     def receive_bytes(self, data: bytes) -> list[Action]:
         """A binary frame (audio). Ignored after CloseStream or close."""
         if self.done or self.closing:
             return []
+        change = self._configure.take()
+        if change is not None:  # PROTOCOL §6: a Configure applies from the next audio on
+            self._features.update(change.features)
+            self._restyle()
         try:
             events = self._cadence.feed(data, self._open_stream)
         except DecodeError as exc:
@@ -199,6 +250,8 @@ class V1Session:
         if isinstance(control, CloseStream):
             self.closing = True
             return [Finish()]
+        if isinstance(control, Configure):
+            return [Send(self._answer(control))]
         # PROTOCOL §3: Finalize flushes every channel (or only `channel`).
         return self._sends(self._cadence.flush(control.channel, from_finalize=True))
 
@@ -223,6 +276,25 @@ class V1Session:
     def close(self) -> None:
         """Release the engine streams (once, when the connection ends)."""
         self._cadence.close()
+
+    def _restyle(self) -> None:
+        """How words are written, from the features in effect (query, then Configure)."""
+        f = self._features
+        self._render.punctuate = f["punctuate"] or f["smart_format"]
+        self._render.numerals = f["numerals"]
+        self._render.diarize = f["diarize"]
+
+    def _answer(self, control: Configure) -> dict[str, Any]:
+        """PROTOCOL §6: exactly one ConfigureSuccess or ConfigureFailure per Configure."""
+        verdict = self._configure.offer(control)
+        if isinstance(verdict, Refusal):
+            failure = ConfigureFailure(
+                request_id=self.request_id, code=verdict.code, description=verdict.description
+            )
+            return failure.to_wire()
+        return ConfigureSuccess(
+            request_id=self.request_id, keyterms=self._configure.keyterms
+        ).to_wire()
 
     # -- output ---------------------------------------------------------------------
     def metadata(self) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from .common import (
     parse_frame,
     schema_error,
 )
+from .configure import Configure, read_configure
 
 __all__ = [
     "CLOSE_STREAM",
@@ -38,6 +39,7 @@ __all__ = [
     "Alternative",
     "Channel",
     "CloseStream",
+    "Configure",
     "Control",
     "Finalize",
     "KeepAlive",
@@ -124,11 +126,12 @@ class CloseStream:
         return cls()
 
 
-Control = Union[KeepAlive, Finalize, CloseStream]
+Control = Union[KeepAlive, Finalize, CloseStream, Configure]
 _CONTROLS: dict[str, Any] = {
     "KeepAlive": KeepAlive.from_wire,
     "Finalize": Finalize.from_wire,
     "CloseStream": CloseStream.from_wire,
+    "Configure": read_configure,  # PROTOCOL §6
 }
 CONTROL_TYPES = tuple(_CONTROLS)
 
@@ -158,7 +161,8 @@ def parse_control(text: str) -> Control | ErrorResponse:
     if parser is None:
         expected = ", ".join(f"`{t}`" for t in CONTROL_TYPES)
         return schema_error(f"unknown variant `{kind}`, expected one of {expected}", text)
-    return parser(obj)  # type: ignore[no-any-return]
+    control = parser(obj)
+    return schema_error(control, text) if isinstance(control, str) else control
 
 
 # -- server messages (PROTOCOL §4) ----------------------------------------------------
