@@ -17,6 +17,12 @@ logging.getLogger("dgstream").addHandler(logging.NullHandler())
 
 _LAZY = {
     "LiveOptions": "dgstream.options",
+    "FluxOptions": "dgstream.options",
+    "FluxEvents": "dgstream.wire.v2",
+    "TurnEvent": "dgstream.wire.v2",
+    "TurnInfo": "dgstream.wire.v2",
+    "AsyncFluxClient": "dgstream.client.flux",
+    "FluxClient": "dgstream.threaded",
     "OptionsError": "dgstream.errors",
     "LiveTranscriptionEvents": "dgstream.messages",
     "LiveResultResponse": "dgstream.messages",
@@ -44,6 +50,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "AsyncFluxClient",
     "AsyncLiveClient",
     "AuthError",
     "BadRequestError",
@@ -53,6 +60,9 @@ __all__ = [
     "DeepgramClientOptions",
     "DgstreamError",
     "ErrorResponse",
+    "FluxClient",
+    "FluxEvents",
+    "FluxOptions",
     "HandshakeError",
     "LiveClient",
     "LiveOptions",
@@ -67,6 +77,8 @@ __all__ = [
     "SpeechStartedResponse",
     "StreamClosedError",
     "Transcript",
+    "TurnEvent",
+    "TurnInfo",
     "UnhandledResponse",
     "UtteranceEndResponse",
     "__version__",
@@ -74,6 +86,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .client import AsyncLiveClient
+    from .client.flux import AsyncFluxClient
     from .compat import DeepgramClient, DeepgramClientOptions
     from .errors import (
         AuthError,
@@ -97,9 +110,10 @@ if TYPE_CHECKING:
         UnhandledResponse,
         UtteranceEndResponse,
     )
-    from .options import LiveOptions, OptionsError
-    from .threaded import LiveClient
+    from .options import FluxOptions, LiveOptions, OptionsError
+    from .threaded import FluxClient, LiveClient
     from .transcript import Transcript
+    from .wire.v2 import FluxEvents, TurnEvent, TurnInfo
 
 
 def __getattr__(name: str) -> Any:

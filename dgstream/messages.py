@@ -27,7 +27,6 @@ from .wire.common import _Response as _Response
 from .wire.common import _s as _s
 from .wire.v1 import (
     CLOSE_STREAM,
-    EVENT_OF,
     KEEP_ALIVE,
     PAYLOAD_NAME,
     Alternative,
@@ -47,7 +46,6 @@ from .wire.v1 import PARSERS as _PARSERS  # noqa: F401 - the old private name
 
 __all__ = [
     "CLOSE_STREAM",
-    "EVENT_OF",
     "KEEP_ALIVE",
     "PAYLOAD_NAME",
     "Alternative",

@@ -32,6 +32,7 @@ __all__ = [
     "OptionsError",
     "decode_query",
     "encode_query",
+    "split_options",
     "validate",
 ]
 
@@ -289,6 +290,19 @@ def encode_query(
 
 
 # -- decoding ------------------------------------------------------------------------
+def split_options(
+    cls: type[Opts], options: Opts | Mapping[str, Any] | None, addons: Mapping[str, Any] | None
+) -> tuple[Opts | None, dict[str, Any]]:
+    """Options as `cls`, and the addons: a mapping's unknown keys become addons (the v3
+    SDK accepted a plain dict), and given addons win over them."""
+    extra = dict(addons or {})
+    if isinstance(options, Mapping):
+        known = set(_SCHEMAS[cls].names)
+        extra = {**{k: v for k, v in options.items() if k not in known}, **extra}
+        return cls(**{k: v for k, v in options.items() if k in known and v is not None}), extra
+    return options, extra
+
+
 def _shown(text: object) -> str:
     s = str(text)
     return s if len(s) <= 40 else s[:37] + "..."

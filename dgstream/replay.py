@@ -25,7 +25,14 @@ from .messages import (
     Word,
 )
 
-__all__ = ["ReconnectHistory", "ReconnectPolicy", "ReplayBuffer", "Retimer", "retryable_close"]
+__all__ = [
+    "ReconnectHistory",
+    "ReconnectPolicy",
+    "ReplayBuffer",
+    "Retimer",
+    "TurnRetimer",
+    "retryable_close",
+]
 
 
 @dataclass(frozen=True)
@@ -166,6 +173,11 @@ class Retimer:
         self.active = False
         self.last_word_end: dict[int, float] = {}
 
+    def reconnected(self, offset: float) -> None:
+        """A new connection begins at stream time `offset` (where its replay starts)."""
+        self.offset = offset
+        self.active = True
+
     def event(self, event: Any) -> Any:
         """The event on the stream clock, or None when nothing new is left in it."""
         if not self.active:
@@ -218,6 +230,80 @@ class Retimer:
         if shifted.is_final:
             self._note(shifted)
         return shifted
+
+
+class TurnRetimer:
+    """Flux (PROTOCOL §7): a reconnected connection's turns continue the stream's.
+
+    The replay starts at the last EndOfTurn, so the new connection's turn 0 is the
+    stream's next turn: turn indexes, sequence ids and audio windows are shifted, and
+    a turn wholly inside audio already ended (a sliver replayed before the boundary)
+    is dropped, so no turn comes twice and none is skipped.
+    """
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+        self.active = False
+        self._turns = 0  # turns ended so far (the next turn's index)
+        self._ended_at = 0.0  # stream time the last EndOfTurn's window ended
+        self._turn_base = 0
+        self._seq_base = 0
+        self._last_seq = -1
+        self._dropping: int | None = None  # a new-connection turn being dropped
+
+    def event(self, event: Any) -> Any:
+        from .wire.v2 import Connected, TurnEvent, TurnInfo
+
+        if self.active and not isinstance(event, TurnInfo):
+            if isinstance(event, Connected):
+                return None  # the stream said Connected once; a reconnect is a notice
+            return self._seq(event)
+        if not isinstance(event, TurnInfo):
+            return self._seq(event)
+        if not self.active:
+            if event.event == TurnEvent.EndOfTurn:
+                self._turns = event.turn_index + 1
+                self._ended_at = event.audio_window_end
+            self._last_seq = max(self._last_seq, event.sequence_id)
+            return event
+        end = round(event.audio_window_end + self.offset, 6)
+        if event.turn_index == self._dropping or end <= self._ended_at + 1e-6:
+            self._dropping = event.turn_index  # only audio that is already transcribed
+            if event.event == TurnEvent.EndOfTurn:
+                self._turn_base -= 1  # the next turn of this connection is the stream's next
+            return None
+        shifted = _rebuilt(
+            event,
+            turn_index=event.turn_index + self._turn_base,
+            audio_window_start=max(
+                self._ended_at, round(event.audio_window_start + self.offset, 6)
+            ),
+            audio_window_end=end,
+            sequence_id=event.sequence_id + self._seq_base,
+        )
+        self._last_seq = shifted.sequence_id
+        if shifted.event == TurnEvent.EndOfTurn:
+            self._turns = shifted.turn_index + 1
+            self._ended_at = end
+        return shifted
+
+    def _seq(self, event: Any) -> Any:
+        seq = getattr(event, "sequence_id", None)
+        if not self.active or not isinstance(seq, int):
+            if isinstance(seq, int):
+                self._last_seq = max(self._last_seq, seq)
+            return event
+        shifted = _rebuilt(event, sequence_id=seq + self._seq_base)
+        self._last_seq = shifted.sequence_id
+        return shifted
+
+    def reconnected(self, offset: float) -> None:
+        """A new connection begins at `offset`: its turn 0 is the stream's next turn."""
+        self.offset = offset
+        self.active = True
+        self._turn_base = self._turns
+        self._seq_base = self._last_seq + 1
+        self._dropping = None
 
 
 def _rebuilt(event: Any, **changes: Any) -> Any:

@@ -19,11 +19,12 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from .client import AsyncLiveClient, ClientConfig, Handler
 from .client.events import END
+from .client.flux import AsyncFluxClient
 from .errors import DgstreamError
 
 if TYPE_CHECKING:
@@ -31,9 +32,9 @@ if TYPE_CHECKING:
 
     from .client.config import Settings
     from .client.stream import Stream
-    from .options import LiveOptions
+    from .options import FluxOptions, LiveOptions
 
-__all__ = ["MAX_FRAME", "MAX_QUEUED", "ChunkWriter", "LiveClient", "ThreadedStream"]
+__all__ = ["MAX_FRAME", "MAX_QUEUED", "ChunkWriter", "FluxClient", "LiveClient", "ThreadedStream"]
 
 T = TypeVar("T")
 
@@ -385,6 +386,46 @@ class LiveClient(ThreadedStream):
 
     def finalize(self, channel: int | None = None) -> bool:
         return bool(self._control(lambda: self._client.finalize(channel)))
+
+    def configure(
+        self, keyterms: Sequence[str] | None = None, features: Mapping[str, Any] | None = None
+    ) -> bool:
+        return bool(self._control(lambda: self._client.configure(keyterms, features)))
+
+
+class FluxClient(ThreadedStream):
+    """A synchronous Flux client with the same API as AsyncFluxClient (PROTOCOL §7)."""
+
+    face = AsyncFluxClient
+
+    if TYPE_CHECKING:
+
+        def __init__(self, api_key: str | None = None, **settings: Unpack[Settings]) -> None: ...
+
+        def start(
+            self,
+            options: FluxOptions | Mapping[str, Any] | None = None,
+            addons: Mapping[str, Any] | None = None,
+            headers: Mapping[str, str] | None = None,
+            members: Mapping[str, Any] | None = None,
+            **kwargs: Any,
+        ) -> bool: ...
+
+    def force_end_turn(self) -> bool:
+        return bool(self._control(lambda: self._client.force_end_turn()))
+
+    def configure(
+        self,
+        keyterms: Sequence[str] | None = None,
+        features: Mapping[str, Any] | None = None,
+        **thresholds_and_hints: Any,
+    ) -> bool:
+        """See AsyncFluxClient.configure (thresholds and language_hints by keyword)."""
+        return bool(
+            self._control(
+                lambda: self._client.configure(keyterms, features, **thresholds_and_hints)
+            )
+        )
 
 
 def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:

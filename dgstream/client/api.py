@@ -27,8 +27,10 @@ from ..notices import (
     StartFailed,
     StreamClosed,
 )
-from ..replay import Retimer
+from ..replay import Retimer, TurnRetimer
+from ..wire import v2
 from ..wire.common import ErrorResponse, UnhandledResponse
+from ..wire.configure import ConfigureFailure, ConfigureSuccess
 from ..wire.v1 import (
     CLOSE_STREAM,
     KEEP_ALIVE,
@@ -42,14 +44,13 @@ from ..wire.v1 import (
     parse_message,
 )
 
-__all__ = ["NOTICE_EVENTS", "V1", "Api", "EventRetimer", "event_table"]
+__all__ = ["NOTICE_EVENTS", "V1", "V2", "Api", "EventRetimer", "event_table"]
 
 
 class EventRetimer(Protocol):
     """Puts a reconnected connection's events on the stream's clock (replay.py's Retimer)."""
 
-    offset: float
-    active: bool
+    def reconnected(self, offset: float) -> None: ...
 
     def event(self, event: Any) -> Any: ...
 
@@ -131,6 +132,8 @@ V1 = Api(
             MetadataResponse: "Metadata",
             SpeechStartedResponse: "SpeechStarted",
             UtteranceEndResponse: "UtteranceEnd",
+            ConfigureSuccess: "ConfigureSuccess",
+            ConfigureFailure: "ConfigureFailure",
         },
     ),
     payload_name=PAYLOAD_NAME,
@@ -139,4 +142,35 @@ V1 = Api(
     keepalive=KEEP_ALIVE,  # PROTOCOL §3: resets the idle timer
     settles=_v1_settles,
     retimer=Retimer,
+)
+
+
+def _v2_settles(event: Any) -> tuple[int, float] | None:
+    # PROTOCOL §7: an EndOfTurn is final for its audio window (Flux is mono).
+    if isinstance(event, v2.TurnInfo) and event.event == v2.TurnEvent.EndOfTurn:
+        return 0, event.audio_window_end
+    return None
+
+
+V2 = Api(
+    name="v2",
+    path=v2.V2_PATH,
+    keys=v2.FluxEvents,
+    event_of=event_table(
+        v2.FluxEvents,
+        {
+            v2.Connected: "Connected",
+            v2.TurnInfo: "TurnInfo",
+            v2.WarningResponse: "Warning",
+            v2.FluxErrorResponse: "Error",
+            ConfigureSuccess: "ConfigureSuccess",
+            ConfigureFailure: "ConfigureFailure",
+        },
+    ),
+    payload_name=v2.PAYLOAD_NAME,
+    parse=v2.parse_message,
+    close_stream=v2.CLOSE_STREAM,  # PROTOCOL §7: an open turn ends (EndOfTurn), close 1000
+    keepalive=None,  # PROTOCOL §7: never the JSON KeepAlive (1005); WebSocket pings only
+    settles=_v2_settles,
+    retimer=TurnRetimer,
 )

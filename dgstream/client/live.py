@@ -9,12 +9,14 @@ defect 5). Connecting, sending, reconnecting, finishing: `stream.py`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DgstreamError
 from ..formats import bytes_per_second
-from ..options import LiveOptions, encode_query
+from ..options import LiveOptions, encode_query, split_options
+from ..wire.configure import Configure
 from ..wire.v1 import KEEP_ALIVE, LiveResultResponse, finalize_message
 from .api import V1
 from .config import ClientConfig
@@ -26,20 +28,7 @@ if TYPE_CHECKING:
 
     from .config import Settings
 
-__all__ = ["AsyncLiveClient", "split_options"]
-
-
-def split_options(
-    options: LiveOptions | Mapping[str, Any] | None, addons: Mapping[str, Any] | None
-) -> tuple[LiveOptions | None, dict[str, Any]]:
-    """Options as LiveOptions, and the addons: a mapping's unknown keys become addons
-    (the v3 SDK accepted a plain dict), and given addons win over them."""
-    extra = dict(addons or {})
-    if isinstance(options, Mapping):
-        known = set(LiveOptions.__dataclass_fields__)
-        extra = {**{k: v for k, v in options.items() if k not in known}, **extra}
-        options = LiveOptions(**{k: v for k, v in options.items() if k in known and v is not None})
-    return options, extra
+__all__ = ["AsyncLiveClient"]
 
 
 class AsyncLiveClient(Stream):
@@ -94,7 +83,7 @@ class AsyncLiveClient(Stream):
         """
         if self.state is not State.NEW:
             raise DgstreamError("start() was already called on this client; make a new one")
-        live, extra = split_options(options, addons)
+        live, extra = split_options(LiveOptions, options, addons)
         for name, value in (members or {}).items():
             setattr(self.handlers.owner, name, value)
         rate = bytes_per_second(live.encoding, live.sample_rate, live.channels) if live else None
@@ -117,6 +106,18 @@ class AsyncLiveClient(Stream):
     async def keep_alive(self) -> bool:
         """Send one KeepAlive now."""
         await self._send_text(KEEP_ALIVE)
+        return True
+
+    async def configure(
+        self, keyterms: Sequence[str] | None = None, features: Mapping[str, Any] | None = None
+    ) -> bool:
+        """PROTOCOL §6: new keyterms and features from the next audio on; the server
+        answers with one ConfigureSuccess or ConfigureFailure event."""
+        message = Configure(
+            keyterms=tuple(keyterms) if keyterms is not None else None,
+            features=dict(features) if features is not None else None,
+        )
+        await self._send_text(json.dumps(message.to_wire()))
         return True
 
     async def finalize(self, channel: int | None = None) -> bool:

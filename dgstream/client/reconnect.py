@@ -92,8 +92,7 @@ async def reconnect(
                 return False
             history.reconnected(loop.time())
             stream._adopt(ws)
-            stream._retimer.offset = offset
-            stream._retimer.active = True
+            stream._retimer.reconnected(offset)
             stream.reconnects += 1
             stream._move(State.CLOSING if closing else State.OPEN)
             outage = loop.time() - outage_start

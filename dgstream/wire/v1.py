@@ -27,12 +27,11 @@ from .common import (
     parse_frame,
     schema_error,
 )
-from .configure import Configure, read_configure
+from .configure import Configure, ConfigureFailure, ConfigureSuccess, read_configure
 
 __all__ = [
     "CLOSE_STREAM",
     "CONTROL_TYPES",
-    "EVENT_OF",
     "KEEP_ALIVE",
     "LISTEN_PATH",
     "PAYLOAD_NAME",
@@ -74,6 +73,8 @@ class LiveTranscriptionEvents(str, Enum):
     Warning = "Warning"
     Reconnecting = "Reconnecting"
     Reconnected = "Reconnected"
+    ConfigureSuccess = "ConfigureSuccess"  # PROTOCOL §6
+    ConfigureFailure = "ConfigureFailure"
 
     def __str__(self) -> str:
         return self.value
@@ -433,6 +434,8 @@ ServerEvent = Union[
     MetadataResponse,
     SpeechStartedResponse,
     UtteranceEndResponse,
+    ConfigureSuccess,
+    ConfigureFailure,
     ErrorResponse,
     UnhandledResponse,
 ]
@@ -443,6 +446,8 @@ PARSERS: dict[str, Parser] = {
     "SpeechStarted": SpeechStartedResponse.from_wire,
     "UtteranceEnd": UtteranceEndResponse.from_wire,
     "Error": ErrorResponse.from_wire,
+    "ConfigureSuccess": ConfigureSuccess.from_wire,  # PROTOCOL §6
+    "ConfigureFailure": ConfigureFailure.from_wire,
 }
 
 
@@ -450,39 +455,6 @@ def parse_message(data: str | bytes) -> ServerEvent:
     """One /v1 server frame as a message. Never raises."""
     return parse_frame(data, PARSERS)  # type: ignore[no-any-return]
 
-
-from ..notices import (  # noqa: E402 - client-made events (they import only wire.common)
-    CloseResponse,
-    FinishTimedOut,
-    HandlerFailed,
-    OpenResponse,
-    ReceiveFailed,
-    ReconnectedResponse,
-    ReconnectFailed,
-    ReconnectingResponse,
-    StartFailed,
-    StreamClosed,
-)
-
-#: Which event name each parsed type is dispatched under.
-EVENT_OF: dict[type, LiveTranscriptionEvents] = {
-    LiveResultResponse: LiveTranscriptionEvents.Transcript,
-    MetadataResponse: LiveTranscriptionEvents.Metadata,
-    SpeechStartedResponse: LiveTranscriptionEvents.SpeechStarted,
-    UtteranceEndResponse: LiveTranscriptionEvents.UtteranceEnd,
-    ErrorResponse: LiveTranscriptionEvents.Error,
-    StreamClosed: LiveTranscriptionEvents.Error,
-    ReconnectFailed: LiveTranscriptionEvents.Error,
-    HandlerFailed: LiveTranscriptionEvents.Error,
-    StartFailed: LiveTranscriptionEvents.Error,
-    ReceiveFailed: LiveTranscriptionEvents.Error,
-    FinishTimedOut: LiveTranscriptionEvents.Warning,
-    UnhandledResponse: LiveTranscriptionEvents.Unhandled,
-    OpenResponse: LiveTranscriptionEvents.Open,
-    CloseResponse: LiveTranscriptionEvents.Close,
-    ReconnectingResponse: LiveTranscriptionEvents.Reconnecting,
-    ReconnectedResponse: LiveTranscriptionEvents.Reconnected,
-}
 
 #: The keyword a handler receives its payload under (PROTOCOL §5).
 PAYLOAD_NAME: dict[LiveTranscriptionEvents, str] = {
@@ -497,4 +469,6 @@ PAYLOAD_NAME: dict[LiveTranscriptionEvents, str] = {
     LiveTranscriptionEvents.Warning: "warning",
     LiveTranscriptionEvents.Reconnecting: "reconnecting",
     LiveTranscriptionEvents.Reconnected: "reconnected",
+    LiveTranscriptionEvents.ConfigureSuccess: "configure_success",
+    LiveTranscriptionEvents.ConfigureFailure: "configure_failure",
 }

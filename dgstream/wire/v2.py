@@ -30,6 +30,7 @@ __all__ = [
     "CLOSE_STREAM",
     "CONTROL_TYPES",
     "FORCE_END_TURN",
+    "PAYLOAD_NAME",
     "SCHEMA_ERROR",
     "V2_PATH",
     "CloseStream",
@@ -39,6 +40,7 @@ __all__ = [
     "Connected",
     "Control",
     "FluxErrorResponse",
+    "FluxEvents",
     "ForceEndTurn",
     "ServerEvent",
     "TurnEvent",
@@ -89,6 +91,42 @@ def _event(v: Any) -> TurnEvent | str:
         return TurnEvent(v)
     except ValueError:
         return v  # a newer event: kept as text, never an error
+
+
+class FluxEvents(str, Enum):
+    """Event names for a Flux client's `on()`; values are the wire `type` where the server
+    sends one. Open, Close, Reconnecting and Reconnected are made by the client."""
+
+    Open = "Open"
+    Close = "Close"
+    Connected = "Connected"
+    TurnInfo = "TurnInfo"
+    Warning = "Warning"
+    Error = "Error"
+    ConfigureSuccess = "ConfigureSuccess"
+    ConfigureFailure = "ConfigureFailure"
+    Unhandled = "Unhandled"
+    Reconnecting = "Reconnecting"
+    Reconnected = "Reconnected"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+#: The keyword a Flux handler receives its payload under (as PROTOCOL §5 for /v1).
+PAYLOAD_NAME: dict[FluxEvents, str] = {
+    FluxEvents.Open: "open",
+    FluxEvents.Close: "close",
+    FluxEvents.Connected: "connected",
+    FluxEvents.TurnInfo: "turn_info",
+    FluxEvents.Warning: "warning",
+    FluxEvents.Error: "error",
+    FluxEvents.ConfigureSuccess: "configure_success",
+    FluxEvents.ConfigureFailure: "configure_failure",
+    FluxEvents.Unhandled: "unhandled",
+    FluxEvents.Reconnecting: "reconnecting",
+    FluxEvents.Reconnected: "reconnected",
+}
 
 
 # -- server messages ----------------------------------------------------------------
