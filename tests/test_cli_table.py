@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 
 from dgstream.cli import app
 from dgstream.cli.flags import SOURCE_FIELDS, STREAM_FLAGS, Bool, Flag, Int, Shared, Strs
+from dgstream.cli.help import default_text
 from dgstream.options import LiveOptions
 from dgstream.outputs import (
     FILE_FORMATS,
@@ -43,15 +44,6 @@ def long_names(flag: Flag) -> list[str]:
     return [n for decl in flag.names for n in decl.split("/") if n.startswith("--")]
 
 
-def shown_default(value: Any) -> str:
-    """A default as the help says it: 10.0 is "10", True is "on"."""
-    if value is True:
-        return "on"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
 @pytest.fixture(scope="module")
 def helps() -> dict[str, str]:
     """`--help` of each streaming command, wide enough that no row wraps."""
@@ -70,11 +62,17 @@ def helps() -> dict[str, str]:
 
 
 def help_row(text: str, flag: Flag) -> str:
-    """The help line whose first column is the flag's first long name."""
+    """The help lines of the flag: from its first long name to the next flag's row."""
     first = long_names(flag)[0]
-    lines = [line for line in text.splitlines() if re.match(rf"│ {re.escape(first)}\s", line)]
-    assert len(lines) == 1, (first, lines)
-    return lines[0]
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if re.match(rf"│ {re.escape(first)}\s", line)]
+    assert len(starts) == 1, (first, starts)
+    row = [lines[starts[0]]]
+    for line in lines[starts[0] + 1 :]:
+        if not re.match(r"│\s{4}", line):  # the next row, or the panel's end
+            break
+        row.append(line)
+    return " ".join(" ".join(line.strip("│ ").split()) for line in row)
 
 
 # -- the flag table ---------------------------------------------------------------------
@@ -87,13 +85,18 @@ def test_rows_are_unique() -> None:
 
 
 @pytest.mark.parametrize("command", ["mic", "stdin", "file"])
-def test_every_row_is_in_the_help_with_its_default(helps: dict[str, str], command: str) -> None:
+def test_every_row_is_in_the_help_with_its_default_and_no_other(
+    helps: dict[str, str], command: str
+) -> None:
     for flag in STREAM_FLAGS:
         row = help_row(helps[command], flag)
         for name in long_names(flag):
             assert re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", row), (name, row)
-        if flag.default not in (None, False):
-            assert f"default {shown_default(flag.default)}" in row, row
+        shown = flag.shown or default_text(flag.default)
+        if shown:
+            assert f"[default: {shown}]" in row, row
+        else:
+            assert "[default:" not in row, row
 
 
 def test_every_liveoptions_field_is_a_row_or_a_source_flag(helps: dict[str, str]) -> None:
@@ -144,6 +147,8 @@ SAMPLES: dict[str, list[str]] = {
     "redact": ["pci", "ssn"],
     "callback": ["https://example.com/cb"],
     "callback_method": ["put"],
+    "extra": ["k:v", "two words:x"],
+    "keywords": ["snuffleupagus:2", "bird"],
     "tier": ["enhanced"],
 }
 
@@ -200,6 +205,7 @@ def test_format_choices_are_the_table(helps: dict[str, str]) -> None:
     assert FORMATS == FILE_FORMATS == tuple(n for n in FORMAT_NAMES if n != "live")
     assert f"<{'|'.join(FORMAT_NAMES)}>" in helps["file"]
     assert f"<{'|'.join(FILE_FORMATS)}>" in helps["file"]
+    assert " ".join(SUFFIX_FORMATS) in helps["file"]  # --output's help names the suffixes
 
 
 @pytest.mark.parametrize("name", FILE_FORMATS)

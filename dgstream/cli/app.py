@@ -15,13 +15,17 @@ import typer
 
 from .._version import __version__
 from ..status import ExitStatus
+from .help import Group
 
 __all__ = ["app", "main", "raw_main"]
 
 app = typer.Typer(
     name="dgstream",
+    cls=Group,
     help="Live transcription over Deepgram's streaming protocol, from a microphone, "
     "standard input or files, with a Deepgram-compatible local server.",
+    epilog="Try it offline, no key needed: dgstream demo\n\n"
+    "Run 'dgstream COMMAND --help' for a command's flags and examples.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -42,7 +46,11 @@ def _root(
     version: Annotated[
         bool,
         typer.Option(
-            "--version", is_eager=True, callback=_version, help="Show the version and exit."
+            "--version",
+            is_eager=True,
+            callback=_version,
+            metavar="",
+            help="Show the version and exit.",
         ),
     ] = False,
 ) -> None:
@@ -64,6 +72,8 @@ def raw_main(args: list[str] | None = None) -> int:
     from typer.exceptions import Abort, TyperException
 
     args = sys.argv[1:] if args is None else list(args)
+    if not args:
+        args = ["--help"]  # bare `dgstream`: the help, and success
     debug = "--debug" in args
     try:
         # standalone_mode=False: usage errors come here, to be said in two plain lines.

@@ -7,12 +7,14 @@ source's flags; `stream_command` adds the shared ones from `flags.STREAM_FLAGS`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Union
 
 import typer
 
 from .app import app
+from .checks import checked, not_empty
 from .flags import (
     AUDIO,
     FAULTS,
@@ -23,11 +25,18 @@ from .flags import (
     option,
     stream_command,
 )
+from .help import Command
 
 if TYPE_CHECKING:
     from ..runner import SourceSpec
 
 __all__ = ["demo", "devices", "file", "mic", "serve", "stdin", "url"]
+
+
+def command(*examples: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register a command on `app` with help.Command, and `examples` as its epilog."""
+    epilog = "\n".join(["Examples:", *examples]) if examples else None
+    return app.command(cls=Command, epilog=epilog)
 
 
 def _run_stream(source: SourceSpec, shared: Shared, *, audio_flags: dict[str, Any]) -> NoReturn:
@@ -47,24 +56,28 @@ def _run_stream(source: SourceSpec, shared: Shared, *, audio_flags: dict[str, An
     raise typer.Exit(int(session.run()))
 
 
-@app.command()
+@command(
+    "dgstream mic",
+    "dgstream mic --device 2 --language en-GB --diarize --output talk.srt",
+)
 @stream_command
 def mic(
     *,
     device: Annotated[
         str | None,
-        option("--device", "-d", panel=AUDIO, metavar="INDEX|NAME",
-               help="Input device: an index or part of the name (see `dgstream devices`)."),
+        option("--device", "-d", panel=AUDIO, metavar="INDEX|NAME", callback=checked(not_empty),
+               help="Input device: an index or part of the name (see dgstream devices).",
+               shown="the system's default input"),
     ] = None,
     sample_rate: Annotated[
         int | None,
         option("--sample-rate", "-r", panel=AUDIO, min=1, metavar="HZ",
-               help="Capture rate (default: the device's)."),
+               help="Capture rate.", shown="the device's"),
     ] = None,
     channels: Annotated[
         int | None,
         option("--channels", "-c", panel=AUDIO, min=1, metavar="N",
-               help="Capture channels (default 1)."),
+               help="Capture channels.", shown="1"),
     ] = None,
     shared: Shared,
 ) -> None:  # fmt: skip
@@ -78,7 +91,10 @@ def mic(
     )
 
 
-@app.command()
+@command(
+    "ffmpeg -i talk.mp4 -f wav - | dgstream stdin",
+    "arecord -t raw -f S16_LE -r 16000 | dgstream stdin --encoding linear16 --sample-rate 16000",
+)
 @stream_command
 def stdin(
     *,
@@ -95,7 +111,7 @@ def stdin(
     channels: Annotated[
         int | None,
         option("--channels", "-c", panel=AUDIO, min=1, metavar="N",
-               help="Channels of raw audio (default 1)."),
+               help="Channels of raw audio.", shown="1"),
     ] = None,
     shared: Shared,
 ) -> None:  # fmt: skip
@@ -113,26 +129,29 @@ def stdin(
     )
 
 
-@app.command()
+@command(
+    "dgstream file talk.wav",
+    "dgstream file talk.wav --speed 0 --format srt > talk.srt",
+)
 @stream_command
 def file(
     *,
     paths: Annotated[
         list[Path],
         # readable=False: unreadable files and directories get dgstream's own errors (exit 5).
-        typer.Argument(metavar="PATH", show_default=False, readable=False,
+        typer.Argument(metavar="FILE", show_default=False, readable=False,
                        help="Audio files (WAV, FLAC, Ogg, MP3, MP4/M4A, AAC, WebM, Opus, AMR, "
                        "video files' audio), streamed one after another as one stream."),
     ],
     speed: Annotated[
         float,
         option("--speed", panel=AUDIO, min=0, metavar="X",
-               help="Pace: 1 is real time (default), 2 twice as fast, 0 as fast as the server takes it."),
+               help="Pace: 1 is real time, 2 twice as fast, 0 as fast as the server takes it."),
     ] = 1.0,
     track: Annotated[
         Union[int, None],
         option("--track", panel=AUDIO, min=0, metavar="N",
-               help="The audio track of a file with several (0 is the first, the default)."),
+               help="The audio track of a file with several (0 is the first).", shown="0"),
     ] = None,
     shared: Shared,
 ) -> None:  # fmt: skip
@@ -143,7 +162,10 @@ def file(
     _run_stream(spec, shared, audio_flags={})
 
 
-@app.command()
+@command(
+    "dgstream url https://example.org/radio.mp3",
+    "dgstream url https://example.org/talk.m4a --speed 0 --format srt > talk.srt",
+)
 @stream_command
 def url(
     *,
@@ -156,13 +178,13 @@ def url(
     speed: Annotated[
         float,
         option("--speed", panel=AUDIO, min=0, metavar="X",
-               help="Pace of a file (live streams come at their own pace): 1 is real time "
-               "(default), 0 as fast as the server takes it."),
+               help="Pace of a file (live streams come at their own pace): 1 is real time, "
+               "0 as fast as the server takes it."),
     ] = 1.0,
     track: Annotated[
         Union[int, None],
         option("--track", panel=AUDIO, min=0, metavar="N",
-               help="The audio track of a stream with several (0 is the first, the default)."),
+               help="The audio track of a stream with several (0 is the first).", shown="0"),
     ] = None,
     shared: Shared,
 ) -> None:  # fmt: skip
@@ -173,14 +195,17 @@ def url(
     _run_stream(spec, shared, audio_flags={})
 
 
-@app.command()
+@command(
+    "dgstream demo",
+    "dgstream demo --speed 0 --format text",
+)
 @stream_command
 def demo(
     *,
     speed: Annotated[
         float,
         option("--speed", panel=AUDIO, min=0, metavar="X",
-               help="Pace: 1 is real time (default), 0 as fast as the engine goes."),
+               help="Pace: 1 is real time, 0 as fast as the engine goes."),
     ] = 1.0,
     shared: Shared,
 ) -> None:  # fmt: skip
@@ -194,7 +219,7 @@ def demo(
     _run_stream(SourceSpec("file", paths=[path], speed=speed), shared, audio_flags={})
 
 
-@app.command()
+@command("dgstream devices", "dgstream mic --device 2")
 def devices() -> None:
     """List audio input devices: index, name, channels, default rate, default (*)."""
     from ..runner import show_devices
@@ -202,23 +227,28 @@ def devices() -> None:
     raise typer.Exit(int(show_devices()))
 
 
-@app.command()
+@command(
+    "dgstream serve --port 8765",
+    "dgstream file talk.wav --url ws://127.0.0.1:8765",
+)
 def serve(
     *,
-    host: Annotated[str, option("--host", panel=SERVER, help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, option("--port", panel=SERVER, min=0, max=65535,
-        help="Port (0: a free port, printed). Default 8765.")] = 8765,
+    host: Annotated[str, option("--host", panel=SERVER, metavar="HOST",
+        help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, option("--port", panel=SERVER, min=0, max=65535, metavar="PORT",
+        help="Port (0: a free port, printed).")] = 8765,
     api_key: Annotated[list[str] | None, option("--api-key", panel=SERVER, metavar="KEY",
-        help="Require this key from clients (Token or Bearer). Repeatable. Default: no auth.")] = None,
+        help="Require this key from clients (Token or Bearer). Repeatable.",
+        shown="none, no auth")] = None,
     engine: Annotated[EngineName | None, option("--engine", panel=SERVER, case_sensitive=False,
-        help="moonshine (offline speech recognition, needs dgstream\\[local]), scripted "
+        help="moonshine (offline speech recognition, needs dgstream[local]), scripted "
         "(deterministic words over voiced audio), tones (a word per tone burst, named by its "
-        "pitch) or null (no words; for load tests). Default: moonshine when installed, "
-        "else scripted.")] = None,
+        "pitch) or null (no words; for load tests).",
+        shown="moonshine when installed, else scripted")] = None,
     script: Annotated[str | None, option("--script", panel=SERVER, metavar="FILE|TEXT",
         help="The scripted engine's words: a text, a text file, or a JSON file of timed words.")] = None,
-    idle_timeout: Annotated[float, option("--idle-timeout", panel=SERVER, min=0, metavar="S",
-        help="Close a connection after S seconds without audio or messages (default 10).")] = 10.0,
+    idle_timeout: Annotated[float, option("--idle-timeout", panel=SERVER, min=0, metavar="SECONDS",
+        help="Close a connection after SECONDS without audio or messages.")] = 10.0,
     log: Annotated[Path | None, option("--log", panel=SERVER, metavar="FILE", dir_okay=False,
         help="Append one JSON line per connection (query, controls, messages) to FILE.")] = None,
     fault_flush_delay: Annotated[float, option("--fault-flush-delay", panel=FAULTS, min=0,

@@ -27,8 +27,20 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, cast
 import typer
 
 from ..formats import ENCODING_NAMES
-from ..outputs import FILE_FORMATS, FORMAT_NAMES
+from ..outputs import DEFAULT_FILE_FORMAT, FILE_FORMATS, FORMAT_NAMES, SUFFIX_FORMATS
 from ..server import ENGINES
+from .checks import (
+    Check,
+    callback_url,
+    checked,
+    key_value,
+    keyword,
+    language,
+    not_empty,
+    redact,
+    single_word,
+)
+from .help import with_default
 
 __all__ = [
     "SOURCE_FIELDS",
@@ -76,6 +88,8 @@ if TYPE_CHECKING:
 
     class FileFormat(str, Enum): ...
 
+    class CallbackMethod(str, Enum): ...
+
 else:
     #: PROTOCOL §2 encodings: the one table in dgstream.formats.
     Encoding = _choices("Encoding", ENCODING_NAMES)
@@ -84,11 +98,16 @@ else:
     #: --format and --output-format: the one table in dgstream.outputs.
     OutputFormat = _choices("OutputFormat", FORMAT_NAMES)
     FileFormat = _choices("FileFormat", FILE_FORMATS)
+    #: --callback-method: the methods Deepgram's callbacks use.
+    CallbackMethod = _choices("CallbackMethod", ("post", "put"))
 
 
-def option(*names: str, panel: str, help: str, **kw: Any) -> Any:
-    """A Typer option in a help panel, its default not shown (the help text says it)."""
-    return typer.Option(*names, help=help, rich_help_panel=panel, show_default=False, **kw)
+def option(*names: str, panel: str, help: str, shown: str | None = None, **kw: Any) -> Any:
+    """A Typer option in a help panel. Its help is plain text (help.Command escapes it and
+    adds the default); `shown` names a default the code does not hold (the server's)."""
+    return typer.Option(
+        *names, help=with_default(help, shown), rich_help_panel=panel, show_default=False, **kw
+    )
 
 
 Str = Union[str, None]
@@ -104,7 +123,9 @@ class Flag:
 
     `to="query"`: the value is the LiveOptions field `dest` (None: not given, so the
     profile or the default decides). `to="request"`: it is the `StreamRequest`
-    attribute `dest`, and `default` is that attribute's default. `convert` turns the
+    attribute `dest`, and `default` is that attribute's default. `shown` names a
+    default decided elsewhere (nova-3 is the runner's). `check` refuses a bad value
+    as a usage error (a text value is at least `not_empty`); `convert` turns the
     parsed value into what the destination wants.
     """
 
@@ -117,14 +138,21 @@ class Flag:
     dest: str
     default: Any = None
     metavar: str | None = None
+    shown: str | None = None
+    check: Check | None = None
     convert: Callable[[Any], Any] | None = None
     typer_options: Mapping[str, Any] = field(default_factory=dict)
 
     def annotation(self) -> Any:
         """`Annotated[type, typer.Option(...)]`, as Typer reads it from a signature."""
+        kw = dict(self.typer_options)
+        check = self.check or (not_empty if self.type in (Str, Strs) else None)
+        if check is not None:
+            kw["callback"] = checked(check)
+        metavar = "" if self.type in (bool, Bool) else self.metavar  # a flag takes no value
         opt = option(
-            *self.names, panel=self.panel, help=self.help, metavar=self.metavar,
-            **self.typer_options,
+            *self.names, panel=self.panel, help=self.help, metavar=metavar, shown=self.shown,
+            **kw,
         )  # fmt: skip
         return cast(Any, Annotated)[self.type, opt]
 
@@ -150,29 +178,35 @@ class Flag:
 
 def _query(
     param: str, *names: str, type: Any, panel: str, help: str, dest: str | None = None,
-    metavar: str | None = None, convert: Callable[[Any], Any] | None = None, **kw: Any,
+    metavar: str | None = None, shown: str | None = None, check: Check | None = None,
+    convert: Callable[[Any], Any] | None = None, **kw: Any,
 ) -> Flag:  # fmt: skip
     """A row whose value is the LiveOptions field `dest` (default: the parameter's name)."""
     return Flag(
         param, names or (f"--{param.replace('_', '-')}",), type, panel, help,
-        to="query", dest=dest or param, metavar=metavar, convert=convert, typer_options=kw,
+        to="query", dest=dest or param, metavar=metavar, shown=shown, check=check,
+        convert=convert, typer_options=kw,
     )  # fmt: skip
 
 
-def _switch(param: str, panel: str, help: str, off: str | None = None) -> Flag:
+def _switch(
+    param: str, panel: str, help: str, off: str | None = None, shown: str | None = None
+) -> Flag:
     """A LiveOptions boolean as an on/off pair (--x/--no-x); None when neither is given."""
     name = param.replace("_", "-")
-    return _query(param, f"--{name}/--{off or 'no-' + name}", type=Bool, panel=panel, help=help)
+    names = f"--{name}/--{off or 'no-' + name}"
+    return _query(param, names, type=Bool, panel=panel, help=help, shown=shown)
 
 
 def _request(
     param: str, *names: str, type: Any, panel: str, help: str, default: Any = None,
-    metavar: str | None = None, **kw: Any,
+    metavar: str | None = None, shown: str | None = None, check: Check | None = None,
+    **kw: Any,
 ) -> Flag:  # fmt: skip
     """A row whose value is the `StreamRequest` attribute of the same name."""
     return Flag(
         param, names, type, panel, help, to="request", dest=param, default=default,
-        metavar=metavar, typer_options=kw,
+        metavar=metavar, shown=shown, check=check, typer_options=kw,
     )  # fmt: skip
 
 
@@ -182,66 +216,67 @@ def _redact(values: Sequence[str] | None) -> Any:
     return redact_value(values)
 
 
-#: Every shared streaming flag, in help order.
+#: Every shared streaming flag, in help order. Help strings are plain text.
 STREAM_FLAGS: tuple[Flag, ...] = (
     # Connection
     _request("api_key", "--api-key", type=Str, envvar="DEEPGRAM_API_KEY", panel=CONNECTION,
-        help="Deepgram API key (never printed). [dim]Config: api_key[/]"),
+        metavar="KEY", help="Deepgram API key (never printed; or api_key in the config file)."),
     _request("url", "--url", type=Str, envvar="DEEPGRAM_HOST", panel=CONNECTION, metavar="URL",
         help="Server base URL, for self-hosted or local servers: ws://127.0.0.1:8765 "
-        "(http→ws, https→wss). Default: wss://api.deepgram.com"),
+        "(http→ws, https→wss).", shown="wss://api.deepgram.com"),
     _request("local", "--local", type=bool, default=False, panel=CONNECTION,
         help="Transcribe offline: start the built-in server with the local speech engine "
-        "(English; needs dgstream\\[local]). No key needed."),
+        "(English; needs dgstream[local]). No key needed."),
     _request("profile", "--profile", "-p", type=Str, envvar="DGSTREAM_PROFILE",
         panel=CONNECTION, metavar="NAME",
-        help="Use option presets from \\[profiles.NAME] in the config file."),
+        help="Use option presets from [profiles.NAME] in the config file."),
     _request("config", "--config", type=File, envvar="DGSTREAM_CONFIG", panel=CONNECTION,
-        metavar="PATH", dir_okay=False,
-        help="Config file. Default: config.toml in the platform's config directory."),
+        metavar="FILE", dir_okay=False, help="Config file.",
+        shown="config.toml in the platform's config directory"),
     _request("finish_timeout", "--finish-timeout", type=float, default=10.0, panel=CONNECTION,
-        min=0, metavar="S", help="How long to wait for the last results after the audio ends "
-        "(default 10)."),
+        min=0, metavar="SECONDS",
+        help="How long to wait for the last results after the audio ends."),
     _request("connect_timeout", "--connect-timeout", type=float, default=10.0,
-        panel=CONNECTION, min=0.1, metavar="S",
-        help="Give up opening a connection after S seconds (default 10)."),
+        panel=CONNECTION, min=0.1, metavar="SECONDS",
+        help="Give up opening a connection after SECONDS."),
     _request("reconnect", "--reconnect/--no-reconnect", type=bool, default=True,
         panel=RELIABILITY, help="After a dropped connection, reconnect and replay the audio "
-        "no final covers yet (default on; raw audio only)."),
+        "no final covers yet (raw audio only)."),
     _request("reconnect_attempts", "--reconnect-attempts", type=int, default=10,
-        panel=RELIABILITY, min=1, metavar="N",
-        help="Give up after N failed attempts in a row (default 10)."),
+        panel=RELIABILITY, min=1, metavar="N", help="Give up after N failed attempts in a row."),
     _request("max_outage", "--max-outage", type=float, default=120.0, panel=RELIABILITY,
-        min=0, metavar="S",
-        help="Give up when the connection has been down for S seconds (default 120)."),
+        min=0, metavar="SECONDS",
+        help="Give up when the connection has been down for SECONDS."),
     _request("replay_buffer", "--replay-buffer", type=float, default=60.0, panel=RELIABILITY,
-        min=1, metavar="S", help="Seconds of audio kept for replay (default 60)."),
+        min=1, metavar="SECONDS", help="Seconds of audio kept for replay."),
     # Model
-    _query("model", "--model", "-m", type=Str, panel=MODEL,
-        help="Model, e.g. nova-3, nova-2 (default nova-3)."),
-    _query("language", "--language", "-l", type=Str, panel=MODEL,
-        help="BCP-47 language, e.g. en-GB, or multi."),
+    _query("model", "--model", "-m", type=Str, panel=MODEL, metavar="NAME", check=single_word,
+        help="Model, e.g. nova-3, nova-2.", shown="nova-3"),
+    _query("language", "--language", "-l", type=Str, panel=MODEL, metavar="LANG",
+        check=language, help="BCP-47 language, e.g. en-GB, or multi."),
     _query("model_version", "--model-version", type=Str, panel=MODEL, dest="version",
-        metavar="VERSION", help="Model version (query parameter version)."),
-    _query("tier", type=Str, panel=MODEL, help="Model tier (deprecated)."),
+        metavar="VERSION", check=single_word, help="Model version (query parameter version)."),
+    _query("tier", type=Str, panel=MODEL, metavar="TIER", check=single_word,
+        help="Model tier (deprecated)."),
     # Formatting
-    _switch("smart_format", FORMATTING,
-        "Smart formatting: punctuation, numerals, dates (default on)."),
+    _switch("smart_format", FORMATTING, "Smart formatting: punctuation, numerals, dates.",
+        shown="on"),
     _switch("punctuate", FORMATTING, "Punctuation and capitals."),
     _switch("numerals", FORMATTING, "Numbers as digits."),
     _switch("dictation", FORMATTING, "Spoken punctuation commands (\"comma\", \"period\")."),
     _switch("profanity_filter", FORMATTING, "Mask profanity."),
     _switch("filler_words", FORMATTING, "Keep filler words (uh, um)."),
-    _query("redact", type=Strs, panel=FORMATTING, metavar="WHAT", convert=_redact,
-        help="Redact pci, ssn, numbers, ... or true/false. Repeatable."),
+    _query("redact", type=Strs, panel=FORMATTING, metavar="WHAT", check=redact,
+        convert=_redact, help="Redact true (numbers), pci, pii, phi, numbers, or an entity "
+        "type: ssn, email_address, phone_number, ... Repeatable."),
     _query("replace", type=Strs, panel=FORMATTING, metavar="FIND:REPLACE",
         help="Replace terms. Repeatable."),
     _query("alternatives", type=Int, panel=FORMATTING, metavar="N",
         help="Number of alternative transcripts."),
     _switch("detect_entities", FORMATTING, "Entity detection."),
     # Results and endpointing
-    _switch("interim_results", TIMING,
-        "Interim (not yet final) results (default on for the live view)."),
+    _switch("interim_results", TIMING, "Interim (not yet final) results.",
+        shown="on for the live view"),
     _query("endpointing", type=Str, panel=TIMING, metavar="MS|false",
         help="Silence in ms that ends an utterance, or false to disable."),
     _query("utterance_end_ms", type=Int, panel=TIMING, metavar="MS",
@@ -252,35 +287,37 @@ STREAM_FLAGS: tuple[Flag, ...] = (
         off="delay"),
     # Speakers and channels
     _switch("diarize", SPEAKERS, "Label speakers (shown as Speaker N, in stable colours)."),
-    _query("diarize_version", type=Str, panel=SPEAKERS, metavar="VERSION",
+    _query("diarize_version", type=Str, panel=SPEAKERS, metavar="VERSION", check=single_word,
         help="Diarization model version."),
     _switch("multichannel", SPEAKERS, "Transcribe each channel separately (shown as [ch N])."),
     # Keywords and search
     _query("keyterm", type=Strs, panel=KEYWORDS, metavar="TERM",
         help="Key term to boost (nova-3). Repeatable."),
-    _query("keywords", type=Strs, panel=KEYWORDS, metavar="WORD[:BOOST]",
+    _query("keywords", type=Strs, panel=KEYWORDS, metavar="WORD[:BOOST]", check=keyword,
         help="Keyword to boost (nova-2 and older). Repeatable."),
     _query("search", type=Strs, panel=KEYWORDS, metavar="TERM",
         help="Search for a term in the audio. Repeatable."),
     # Request
-    _query("tag", type=Strs, panel=REQUEST, help="Usage tag. Repeatable."),
-    _query("extra", type=Strs, panel=REQUEST, metavar="KEY:VALUE",
+    _query("tag", type=Strs, panel=REQUEST, metavar="TAG", help="Usage tag. Repeatable."),
+    _query("extra", type=Strs, panel=REQUEST, metavar="KEY:VALUE", check=key_value,
         help="Extra metadata echoed back. Repeatable."),
-    _query("callback", type=Str, panel=REQUEST, metavar="URL", help="Callback URL for results."),
-    _query("callback_method", type=Str, panel=REQUEST, metavar="METHOD",
-        help="HTTP method of the callback (post, put)."),
+    _query("callback", type=Str, panel=REQUEST, metavar="URL", check=callback_url,
+        help="Callback URL for results (http or https)."),
+    _query("callback_method", type=Union[CallbackMethod, None], panel=REQUEST,
+        case_sensitive=False, help="HTTP method of the callback."),
     _switch("mip_opt_out", REQUEST, "Opt out of the Model Improvement Program."),
     _request("params", "--param", type=Strs, panel=REQUEST, metavar="KEY=VALUE",
         help="Any query parameter dgstream does not know yet. Repeatable; wins over flags."),
     # Output
     _request("format", "--format", "-f", type=Union[OutputFormat, None], panel=OUTPUT,
-        case_sensitive=False, help="live (default on a terminal), text (default otherwise), "
-        "jsonl, srt or vtt."),
+        case_sensitive=False, help="How the transcript is shown on stdout (live needs a "
+        "terminal).", shown="live on a terminal, else text"),
     _request("output", "--output", "-o", type=File, panel=OUTPUT, metavar="FILE",
-        dir_okay=False, help="Also write the transcript to FILE (format from --output-format "
-        "or the suffix: .srt .vtt .jsonl, else text)."),
+        dir_okay=False, help="Also write the transcript to FILE, in --output-format or the "
+        f"format its suffix names ({' '.join(SUFFIX_FORMATS)})."),
     _request("output_format", "--output-format", type=Union[FileFormat, None], panel=OUTPUT,
-        case_sensitive=False, help="Format of --output: text, jsonl, srt or vtt."),
+        case_sensitive=False, help="Format of --output.",
+        shown=f"by the suffix of FILE, else {DEFAULT_FILE_FORMAT}"),
     _request("timestamps", "--timestamps", "-t", type=bool, default=False, panel=OUTPUT,
         help="Prefix lines with [mm:ss.s] (live view and text)."),
     _request("save_audio", "--save-audio", type=File, panel=OUTPUT, metavar="FILE",
@@ -313,11 +350,17 @@ class Shared:
         return out
 
 
+@functools.cache
+def _parameters() -> list[inspect.Parameter]:
+    """The rows as parameters, built once and shared by the commands (as Typer allows)."""
+    return [flag.parameter() for flag in STREAM_FLAGS]
+
+
 def stream_command(func: Callable[..., None]) -> Callable[..., None]:
     """Add STREAM_FLAGS to a command's signature; pass their values in as `shared=`."""
     own = inspect.signature(func, eval_str=True)
     params = [p for p in own.parameters.values() if p.name != "shared"]
-    params += [flag.parameter() for flag in STREAM_FLAGS]
+    params += _parameters()
 
     @functools.wraps(func)
     def wrapper(**kwargs: Any) -> None:
