@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from ..messages import ServerEvent
+from ..outputs import FILE_FORMATS, OUTPUT_FORMATS, load_renderer
 from ..transcript import Change, Segment, SegmentCommitted
 from . import Renderer, segment_labels
 
@@ -228,8 +229,9 @@ class VttWriter(_CaptionWriter):
         return f"{number}\n{vtt_time(cue.start)} --> {vtt_time(cue.end)}\n{text}\n\n"
 
 
-#: Formats a writer exists for (the live view is separate: it needs a terminal).
-FORMATS = ("text", "jsonl", "srt", "vtt")
+#: Formats a writer exists for (the live view is separate: it needs a terminal); the
+#: table is dgstream.outputs.
+FORMATS = FILE_FORMATS
 
 
 def make_writer(
@@ -240,15 +242,13 @@ def make_writer(
     multichannel: bool = False,
     on_closed: Callable[[], None] | None = None,
 ) -> StreamWriter:
-    """The writer for `format` (one of FORMATS) on `stream`."""
-    if format == "text":
-        return TextWriter(
-            stream, timestamps=timestamps, multichannel=multichannel, on_closed=on_closed
-        )
-    if format == "jsonl":
-        return JsonlWriter(stream, on_closed=on_closed)
-    if format == "srt":
-        return SrtWriter(stream, multichannel=multichannel, on_closed=on_closed)
-    if format == "vtt":
-        return VttWriter(stream, multichannel=multichannel, on_closed=on_closed)
-    raise ValueError(f"unknown output format {format!r}; use one of {', '.join(FORMATS)}")
+    """The writer for `format` (one of FORMATS) on `stream`, from dgstream.outputs' table."""
+    row = OUTPUT_FORMATS.get(format)
+    if row is None or row.terminal:
+        raise ValueError(f"unknown output format {format!r}; use one of {', '.join(FORMATS)}")
+    given = {"timestamps": timestamps, "multichannel": multichannel}
+    options = {name: value for name, value in given.items() if name in row.options}
+    writer = load_renderer(format)(stream, on_closed=on_closed, **options)
+    if not isinstance(writer, StreamWriter):  # pragma: no cover - a table error
+        raise TypeError(f"{row.renderer} is not a StreamWriter")
+    return writer

@@ -1,0 +1,137 @@
+"""The Typer app, its root callback (an eager `--version`), and the console script.
+
+`main()` is the console script. It splits error handling (`raw_main`) from the work
+(httpie's `core.py` does the same), maps exceptions to the exit codes of
+`dgstream.status` and prints one or two lines, never a traceback (unless --debug).
+The commands are registered on `app` by `dgstream.cli.commands`.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, NoReturn
+
+import typer
+
+from .._version import __version__
+from ..status import ExitStatus
+from .help import Group
+
+__all__ = ["app", "main", "raw_main"]
+
+app = typer.Typer(
+    name="dgstream",
+    cls=Group,
+    help="Live transcription over Deepgram's streaming protocol, from a microphone, "
+    "standard input or files, with a Deepgram-compatible local server.",
+    epilog="Try it offline, no key needed: dgstream demo\n\n"
+    "Run 'dgstream COMMAND --help' for a command's flags and examples.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dgstream {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    *,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_version,
+            metavar="",
+            help="Show the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Live transcription over Deepgram's streaming protocol."""
+
+
+# -- entry point ---------------------------------------------------------------------------
+def _exit_code(code: object) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+def raw_main(args: list[str] | None = None) -> int:
+    """Run the command line; return the exit status. Errors become one or two lines."""
+    from typer.exceptions import Abort, TyperException
+
+    args = sys.argv[1:] if args is None else list(args)
+    if not args:
+        args = ["--help"]  # bare `dgstream`: the help, and success
+    debug = "--debug" in args
+    try:
+        # standalone_mode=False: usage errors come here, to be said in two plain lines.
+        result = typer.main.get_command(app).main(
+            args=args, prog_name="dgstream", standalone_mode=False
+        )
+        return _exit_code(result)
+    except TyperException as exc:  # click's usage errors, as Typer vendors them
+        if exc.exit_code != 2:
+            print(f"dgstream: {exc.format_message()}", file=sys.stderr)
+            return int(exc.exit_code)
+        ctx = getattr(exc, "ctx", None)
+        where = getattr(ctx, "command_path", None) or "dgstream"
+        print(f"dgstream: {exc.format_message()}", file=sys.stderr)
+        print(f"Try '{where} --help' for the flags.", file=sys.stderr)
+        return int(ExitStatus.USAGE)
+    except Abort:
+        return int(ExitStatus.INTERRUPTED)
+    except SystemExit as exc:
+        return _exit_code(exc.code)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:
+        from ..runner import report
+
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        status = report(exc)
+        if status == 1 and not debug:
+            print("run again with --debug for the traceback", file=sys.stderr)
+        return int(status)
+    return 0
+
+
+def main() -> NoReturn:
+    """The `dgstream` console script."""
+    args = sys.argv[1:]
+    status = raw_main(args)
+    command = next((arg for arg in args if not arg.startswith("-")), None)
+    if command in ("mic", "stdin", "file", "demo"):
+        # A streaming command is done when raw_main returns: the runner has closed its
+        # files (--output, --save-audio), its threads are joined (--local's server) or
+        # daemons with nothing left to do (the stdin reader, the mic's stopper), and the
+        # summary is printed. What is left is the interpreter's teardown, 35-55 ms of
+        # module and object finalisation between the end of input and the shell
+        # prompt (docs/PERFORMANCE.md). So flush stdio and leave at once. Other
+        # commands (serve: executor threads, its --log file) exit the normal way.
+        import os
+
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            try:
+                if stream is not None:
+                    stream.flush()
+            except (OSError, ValueError):
+                pass  # the reader went away (a closed pipe) or the stream is closed
+        os._exit(status)
+    sys.exit(status)

@@ -1,0 +1,286 @@
+"""The commands: mic, stdin, file, url, demo (streaming), devices and serve.
+
+Each is a keyword-only function with `Annotated` options that forwards to the runner
+(fastapi-cli's `cli.py` is the model). The streaming commands declare only their own
+source's flags; `stream_command` adds the shared ones from `flags.STREAM_FLAGS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Union
+
+import typer
+
+from .app import app
+from .checks import checked, not_empty
+from .flags import (
+    AUDIO,
+    FAULTS,
+    SERVER,
+    Encoding,
+    EngineName,
+    Shared,
+    option,
+    stream_command,
+)
+from .help import Command
+
+if TYPE_CHECKING:
+    from ..runner import SourceSpec
+
+__all__ = ["demo", "devices", "file", "mic", "serve", "stdin", "url"]
+
+
+def command(*examples: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register a command on `app` with help.Command, and `examples` as its epilog."""
+    epilog = "\n".join(["Examples:", *examples]) if examples else None
+    return app.command(cls=Command, epilog=epilog)
+
+
+def _run_stream(source: SourceSpec, shared: Shared, *, audio_flags: dict[str, Any]) -> NoReturn:
+    """Build the request, check it (usage errors), run the session, exit with its status."""
+    from ..options import OptionsError
+    from ..runner import StreamRequest, flag_for, prepare
+
+    request = StreamRequest(
+        source=source,
+        flags={**shared.query_flags(), **audio_flags},
+        **shared.request_fields(),
+    )
+    try:
+        session = prepare(request)
+    except OptionsError as exc:
+        raise typer.BadParameter(exc.message, param_hint=f"'{flag_for(exc.param)}'") from None
+    raise typer.Exit(int(session.run()))
+
+
+@command(
+    "dgstream mic",
+    "dgstream mic --device 2 --language en-GB --diarize --output talk.srt",
+)
+@stream_command
+def mic(
+    *,
+    device: Annotated[
+        str | None,
+        option("--device", "-d", panel=AUDIO, metavar="INDEX|NAME", callback=checked(not_empty),
+               help="Input device: an index or part of the name (see dgstream devices).",
+               shown="the system's default input"),
+    ] = None,
+    sample_rate: Annotated[
+        int | None,
+        option("--sample-rate", "-r", panel=AUDIO, min=1, metavar="HZ",
+               help="Capture rate.", shown="the device's"),
+    ] = None,
+    channels: Annotated[
+        int | None,
+        option("--channels", "-c", panel=AUDIO, min=1, metavar="N",
+               help="Capture channels.", shown="1"),
+    ] = None,
+    shared: Shared,
+) -> None:  # fmt: skip
+    """Transcribe the microphone live. Ctrl-C stops and prints the last results."""
+    from ..runner import SourceSpec
+
+    _run_stream(
+        SourceSpec("mic", device=device),
+        shared,
+        audio_flags={"sample_rate": sample_rate, "channels": channels},
+    )
+
+
+@command(
+    "ffmpeg -i talk.mp4 -f wav - | dgstream stdin",
+    "arecord -t raw -f S16_LE -r 16000 | dgstream stdin --encoding linear16 --sample-rate 16000",
+)
+@stream_command
+def stdin(
+    *,
+    encoding: Annotated[
+        Encoding | None,
+        option("--encoding", "-e", panel=AUDIO, case_sensitive=False,
+               help="Raw audio encoding; leave out for WAV, FLAC, Ogg, MP3 and other containers."),
+    ] = None,
+    sample_rate: Annotated[
+        int | None,
+        option("--sample-rate", "-r", panel=AUDIO, min=1, metavar="HZ",
+               help="Sample rate of raw audio (required with --encoding)."),
+    ] = None,
+    channels: Annotated[
+        int | None,
+        option("--channels", "-c", panel=AUDIO, min=1, metavar="N",
+               help="Channels of raw audio.", shown="1"),
+    ] = None,
+    shared: Shared,
+) -> None:  # fmt: skip
+    """Transcribe audio piped to standard input, until EOF."""
+    from ..runner import SourceSpec
+
+    _run_stream(
+        SourceSpec("stdin"),
+        shared,
+        audio_flags={
+            "encoding": encoding.value if encoding is not None else None,
+            "sample_rate": sample_rate,
+            "channels": channels,
+        },
+    )
+
+
+@command(
+    "dgstream file talk.wav",
+    "dgstream file talk.wav --speed 0 --format srt > talk.srt",
+)
+@stream_command
+def file(
+    *,
+    paths: Annotated[
+        list[Path],
+        # readable=False: unreadable files and directories get dgstream's own errors (exit 5).
+        typer.Argument(metavar="FILE", show_default=False, readable=False,
+                       help="Audio files (WAV, FLAC, Ogg, MP3, MP4/M4A, AAC, WebM, Opus, AMR, "
+                       "video files' audio), streamed one after another as one stream."),
+    ],
+    speed: Annotated[
+        float,
+        option("--speed", panel=AUDIO, min=0, metavar="X",
+               help="Pace: 1 is real time, 2 twice as fast, 0 as fast as the server takes it."),
+    ] = 1.0,
+    track: Annotated[
+        Union[int, None],
+        option("--track", panel=AUDIO, min=0, metavar="N",
+               help="The audio track of a file with several (0 is the first).", shown="0"),
+    ] = None,
+    shared: Shared,
+) -> None:  # fmt: skip
+    """Transcribe audio files, paced like a live source."""
+    from ..runner import SourceSpec
+
+    spec = SourceSpec("file", paths=paths, speed=speed, track=track)
+    _run_stream(spec, shared, audio_flags={})
+
+
+@command(
+    "dgstream url https://example.org/radio.mp3",
+    "dgstream url https://example.org/talk.m4a --speed 0 --format srt > talk.srt",
+)
+@stream_command
+def url(
+    *,
+    address: Annotated[
+        str,
+        typer.Argument(metavar="URL", show_default=False,
+                       help="An HTTP(S) file or live stream (Icecast, Shoutcast), an HLS "
+                       "playlist (.m3u8) or an RTSP stream."),
+    ],
+    speed: Annotated[
+        float,
+        option("--speed", panel=AUDIO, min=0, metavar="X",
+               help="Pace of a file (live streams come at their own pace): 1 is real time, "
+               "0 as fast as the server takes it."),
+    ] = 1.0,
+    track: Annotated[
+        Union[int, None],
+        option("--track", panel=AUDIO, min=0, metavar="N",
+               help="The audio track of a stream with several (0 is the first).", shown="0"),
+    ] = None,
+    shared: Shared,
+) -> None:  # fmt: skip
+    """Transcribe a network stream or file: radio, HLS, RTSP, or audio over HTTP."""
+    from ..runner import SourceSpec
+
+    spec = SourceSpec("url", url=address, speed=speed, track=track)
+    _run_stream(spec, shared, audio_flags={})
+
+
+@command(
+    "dgstream demo",
+    "dgstream demo --speed 0 --format text",
+)
+@stream_command
+def demo(
+    *,
+    speed: Annotated[
+        float,
+        option("--speed", panel=AUDIO, min=0, metavar="X",
+               help="Pace: 1 is real time, 0 as fast as the engine goes."),
+    ] = 1.0,
+    shared: Shared,
+) -> None:  # fmt: skip
+    """Transcribe a recording of read speech (A Tale of Two Cities, 44 s) offline: no key,
+    no network. Uses --local unless --url is given; needs dgstream[local]."""
+    from ..runner import SourceSpec, demo_recording
+
+    if not shared.values["url"]:
+        shared.values["local"] = True
+    path = demo_recording()
+    _run_stream(SourceSpec("file", paths=[path], speed=speed), shared, audio_flags={})
+
+
+@command("dgstream devices", "dgstream mic --device 2")
+def devices() -> None:
+    """List audio input devices: index, name, channels, default rate, default (*)."""
+    from ..runner import show_devices
+
+    raise typer.Exit(int(show_devices()))
+
+
+@command(
+    "dgstream serve --port 8765",
+    "dgstream file talk.wav --url ws://127.0.0.1:8765",
+)
+def serve(
+    *,
+    host: Annotated[str, option("--host", panel=SERVER, metavar="HOST",
+        help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, option("--port", panel=SERVER, min=0, max=65535, metavar="PORT",
+        help="Port (0: a free port, printed).")] = 8765,
+    api_key: Annotated[list[str] | None, option("--api-key", panel=SERVER, metavar="KEY",
+        help="Require this key from clients (Token or Bearer). Repeatable.",
+        shown="none, no auth")] = None,
+    engine: Annotated[EngineName | None, option("--engine", panel=SERVER, case_sensitive=False,
+        help="moonshine (offline speech recognition, needs dgstream[local]), scripted "
+        "(deterministic words over voiced audio), tones (a word per tone burst, named by its "
+        "pitch) or null (no words; for load tests).",
+        shown="moonshine when installed, else scripted")] = None,
+    script: Annotated[str | None, option("--script", panel=SERVER, metavar="FILE|TEXT",
+        help="The scripted engine's words: a text, a text file, or a JSON file of timed words.")] = None,
+    idle_timeout: Annotated[float, option("--idle-timeout", panel=SERVER, min=0, metavar="SECONDS",
+        help="Close a connection after SECONDS without audio or messages.")] = 10.0,
+    log: Annotated[Path | None, option("--log", panel=SERVER, metavar="FILE", dir_okay=False,
+        help="Append one JSON line per connection (query, controls, messages) to FILE.")] = None,
+    fault_flush_delay: Annotated[float, option("--fault-flush-delay", panel=FAULTS, min=0,
+        metavar="S", hidden=True, help="Wait S seconds after CloseStream before flushing.")] = 0.0,
+    fault_drop_after: Annotated[float | None, option("--fault-drop-after", panel=FAULTS, min=0,
+        metavar="S", hidden=True, help="Drop the TCP connection after S s of audio.")] = None,
+    fault_reject: Annotated[int | None, option("--fault-reject", panel=FAULTS, min=400, max=599,
+        metavar="STATUS", hidden=True, help="Refuse every handshake with this status.")] = None,
+    fault_stall_after: Annotated[float | None, option("--fault-stall-after", panel=FAULTS, min=0,
+        metavar="S", hidden=True, help="Go silent after S s of audio.")] = None,
+    fault_stall_close_after: Annotated[float | None, option("--fault-stall-close-after",
+        panel=FAULTS, min=0, metavar="S", hidden=True,
+        help="While stalled, close 1011 (NET-0000) after S s.")] = None,
+) -> None:  # fmt: skip
+    """Run a Deepgram-compatible server (ws://HOST:PORT/v1/listen) until Ctrl-C."""
+    from ..runner import ServeRequest
+    from ..runner import serve as run_serve
+
+    status = run_serve(
+        ServeRequest(
+            host=host,
+            port=port,
+            api_keys=tuple(api_key or ()),
+            engine=engine.value if engine is not None else None,
+            script=script,
+            idle_timeout=idle_timeout,
+            log=log,
+            flush_delay=fault_flush_delay,
+            drop_after=fault_drop_after,
+            reject_status=fault_reject,
+            stall_after=fault_stall_after,
+            stall_close_after=fault_stall_close_after,
+        )
+    )
+    raise typer.Exit(int(status))
