@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from ..options import OptionsError
+from ..outputs import OUTPUT_FORMATS
 
 if TYPE_CHECKING:
     from ..render import Renderer, SessionState
@@ -42,7 +43,7 @@ def open_outputs(
         except OSError as exc:
             raise OptionsError("output", f"cannot write {output}: {exc.strerror or exc}") from None
     renderers: list[Renderer] = []
-    if format == "live":
+    if OUTPUT_FORMATS[format].terminal:
         from ..render.live import LiveView
 
         renderers.append(LiveView(state, timestamps=timestamps, multichannel=multichannel))

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..options import LiveOptions, OptionsError, validate
+from ..outputs import FORMAT_NAMES, format_for_path
+from ..outputs import OUTPUT_FORMATS as OUTPUT_TABLE
 from .local import local_server_url
 from .outcome import NoCredentialsError
 from .sources import source_kind
@@ -32,11 +34,10 @@ __all__ = [
     "redact_value",
 ]
 
-#: Output formats: the live view (a terminal) and the writers of render/writers.py.
-OUTPUT_FORMATS = ("live", "text", "jsonl", "srt", "vtt")
+#: Output format names: the one table is dgstream.outputs.
+OUTPUT_FORMATS = FORMAT_NAMES
 #: What a live user wants when nothing else is said (issue #3).
 DEFAULT_OPTIONS: dict[str, Any] = {"model": "nova-3", "smart_format": True}
-_SUFFIX_FORMATS = {".srt": "srt", ".vtt": "vtt", ".jsonl": "jsonl", ".json": "jsonl"}
 
 
 @dataclass
@@ -109,11 +110,7 @@ def redact_value(values: Sequence[str] | None) -> bool | str | list[str] | None:
     return list(values)
 
 
-def output_format_for(path: Path, explicit: str | None) -> str:
-    """The format of `--output PATH`: `--output-format`, else by suffix, else text."""
-    if explicit:
-        return explicit
-    return _SUFFIX_FORMATS.get(path.suffix.lower(), "text")
+output_format_for = format_for_path
 
 
 def _stdout_is_terminal() -> bool:
@@ -126,7 +123,7 @@ def _stdout_is_terminal() -> bool:
 def _options(request: StreamRequest, fmt: str, profile_options: dict[str, Any]) -> LiveOptions:
     """LiveOptions from defaults < profile < flags, checked against the source's traits."""
     values: dict[str, Any] = dict(DEFAULT_OPTIONS)
-    if fmt == "live":
+    if OUTPUT_TABLE[fmt].terminal:
         values["interim_results"] = True  # the live view shows interim text
     values.update(profile_options)
     values.update({k: v for k, v in request.flags.items() if v is not None and v != []})

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from ..errors import AudioError, ConnectError, DgstreamError, HandshakeError, StreamClosedError
 from ..options import LiveOptions
+from ..outputs import OUTPUT_FORMATS
 from ..status import ExitStatus
 from .local import LOCAL, start_local_server
 from .outcome import Outcome, report, summary_line
@@ -143,7 +144,7 @@ class Session:
             outcome=self.outcome,
             stop=self._stop_source,
             note=self._note,
-            live=self.format == "live",
+            live=OUTPUT_FORMATS[self.format].terminal,
         )
         return options
 
