@@ -17,22 +17,28 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
 
 from dgstream.wire.common import Word
 from dgstream.wire.v1 import Alternative, Channel, LiveResultResponse
 
 Handler = Callable[[ServerConnection], Awaitable[None]]
+#: websockets' `process_request`: a Response refuses the upgrade with it.
+RequestHook = Callable[[ServerConnection, Request], Response | None]
 
 
 @contextlib.contextmanager
-def ws_server(handler: Handler) -> Iterator[str]:
+def ws_server(handler: Handler, process_request: RequestHook | None = None) -> Iterator[str]:
     """A WebSocket server running `handler` per connection; yields its ws:// base URL."""
     loop = asyncio.new_event_loop()
     ready: list[Any] = []
     stop = threading.Event()
 
     async def main() -> None:
-        async with serve(handler, "127.0.0.1", 0, max_size=None) as server:
+        async with serve(
+            handler, "127.0.0.1", 0, max_size=None, process_request=process_request
+        ) as server:
             ready.append(server.sockets[0].getsockname()[1])
             while not stop.is_set():
                 await asyncio.sleep(0.05)
@@ -151,6 +157,27 @@ def send_escapes(ws: ServerConnection) -> Awaitable[None]:
     return send_between_finals(
         final(text, 0.0, words=True), final(text, 1.0, words=False), json.dumps(error)
     )(ws)
+
+
+def close_with(code: int, reason: str) -> Handler:
+    """A server that closes every stream at once with `code` and `reason`."""
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.close(code, reason)
+
+    return handler
+
+
+def refuse(status: int, body: str, headers: dict[str, str] | None = None) -> RequestHook:
+    """A `process_request` hook refusing every upgrade with `status`, `body` and `headers`."""
+
+    def hook(_ws: ServerConnection, _request: Request) -> Response:
+        data = body.encode()
+        fields = Headers({"Content-Type": "application/json", "Content-Length": str(len(data))})
+        fields.update(headers or {})
+        return Response(status, "Refused", fields, data)
+
+    return hook
 
 
 @contextlib.contextmanager

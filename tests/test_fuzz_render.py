@@ -242,6 +242,55 @@ def test_any_frames_flow_through_every_renderer_without_raising(
     assert "\x1b" not in shown
 
 
+ANY_FLOAT = st.sampled_from([math.nan, math.inf, -math.inf, 1e308, -1.0, 0.0]) | st.floats()
+
+
+@FUZZ
+@given(
+    words=st.lists(st.tuples(TEXT, ANY_FLOAT, ANY_FLOAT, st.none() | st.integers()), max_size=5),
+    start=ANY_FLOAT,
+    duration=ANY_FLOAT,
+    channel=st.integers(),
+    offset=ANY_FLOAT,
+)
+def test_events_built_by_hand_with_any_numbers_never_make_a_renderer_raise(
+    words: list[tuple[str, float, float, int | None]],
+    start: float,
+    duration: float,
+    channel: int,
+    offset: float,
+) -> None:
+    # Library users build events and Transcripts themselves: no reader bounds them.
+    from dgstream.messages import Alternative, Channel, UtteranceEndResponse, Word
+
+    timed = tuple(Word(w, s, e, speaker=sp) for w, s, e, sp in words)
+    text = " ".join(w for w, *_ in words)
+    transcript = Transcript(offset=offset)
+    outs = [io.StringIO() for _ in range(3)]
+    writers = [TextWriter(outs[0], timestamps=True), SrtWriter(outs[1]), VttWriter(outs[2])]
+    console = Console(file=io.StringIO(), width=40, color_system=None)
+    state = SessionState(state="streaming", audio_seconds=1.0, transcribed_until=-offset)
+    view = LiveView(state, console=console, timestamps=True)
+    for is_final in (False, True):
+        event = LiveResultResponse(
+            channel_index=(channel, 1),
+            start=start,
+            duration=duration,
+            is_final=is_final,
+            speech_final=True,
+            channel=Channel((Alternative(text, 0.5, timed),)),
+        )
+        changes = transcript.apply(event)
+        changes += transcript.apply(UtteranceEndResponse((channel, 1), duration))
+        for writer in writers:
+            writer.changes(changes)
+        view.changes(changes)
+        console.print(view._render())
+    for out in outs:
+        assert not CONTROL.search(out.getvalue())
+    _check_captions(outs[1].getvalue(), "srt")
+
+
 @FUZZ
 @given(value=NUMBER.filter(lambda v: v != HUGE) | st.integers(min_value=10**400))
 def test_clocks_never_raise_and_stay_well_formed(value: float) -> None:

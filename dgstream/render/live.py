@@ -223,7 +223,7 @@ class LiveView(Renderer):
         lag = s.lag
         if lag is not None and s.state in ("streaming", "finishing"):
             # In half seconds: in tenths it changed with every chunk sent, and so did the view.
-            lag = round(lag * 2) / 2
+            lag = round(finite_seconds(lag) * 2) / 2
             parts.append((f"lag {lag:.1f} s", "yellow" if lag > 3 else ""))
         if s.level is not None:
             parts.append((f"level {level_meter(s.level)}", "green"))
