@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["MAX_SECONDS", "printable", "seconds"]
+__all__ = ["CONTROL_CHARS", "MAX_SECONDS", "printable", "seconds"]
 
 #: The largest time (and number) dgstream takes from a server: about 31,700 years.
 #: Anything larger is nonsense, and below it a float still resolves a millisecond.
@@ -23,8 +23,9 @@ MAX_SECONDS = 1e12
 #: caption reader): each becomes one space, so a line stays one line.
 _BREAKS = frozenset("\t\n\v\f\r\x1c\x1d\x1e\x85\u2028\u2029")
 #: C0 controls, DEL, C1 controls, line and paragraph separators, lone surrogates
-#: (which no encoder writes: one would end the output like a closed pipe).
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+#: (which no encoder writes: one would end the output like a closed pipe). The JSON
+#: Lines writer escapes the same set its own way.
+CONTROL_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
 def _replace(match: re.Match[str]) -> str:
@@ -45,7 +46,7 @@ def printable(text: str, limit: int | None = None) -> str:
     escaping here because the renderers never parse it (they build `Text` objects).
     """
     if not text.isprintable():  # the common case skips the regex
-        text = _UNSAFE.sub(_replace, text)
+        text = CONTROL_CHARS.sub(_replace, text)
     if limit is not None and len(text) > limit:
         text = text[: max(0, limit - 1)] + "…"
     return text

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from ..messages import ErrorResponse, ServerEvent, UnhandledResponse
-from ..sanitize import printable
+from ..sanitize import CONTROL_CHARS, printable
 from ..sanitize import seconds as finite_seconds
 from ..transcript import Change, Segment, SegmentCommitted
 from . import Renderer, segment_labels
@@ -98,13 +98,11 @@ class TextWriter(StreamWriter):
                 self.write(" ".join([*labels, text]) + "\n")
 
 
-#: What would break a JSON Lines record in two for some reader (`str.splitlines`
-#: splits on more than "\n") or act on a terminal. In JSON the server sent, these can
-#: only be whitespace between tokens (tab, LF, CR) or characters inside strings.
-_JSONL_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
-
-
 def _jsonl_char(match: re.Match[str]) -> str:
+    """A control character in the server's JSON: outside a string it can only be JSON
+    whitespace (tab, LF, CR: a space will do), inside one it gets its JSON escape. Raw,
+    it would split the record for some reader (`str.splitlines` splits on more than
+    LF) or act on a terminal."""
     ch = match.group()
     return " " if ch in "\t\n\r" else f"\\u{ord(ch):04x}"  # a space, or a JSON escape
 
@@ -133,7 +131,7 @@ def jsonl_record(event: Any) -> str | None:
         event.type == "Binary" or not _is_json(raw)
     ):
         return _jsonl_outline(event)
-    return _JSONL_UNSAFE.sub(_jsonl_char, raw)
+    return CONTROL_CHARS.sub(_jsonl_char, raw)
 
 
 def _jsonl_outline(event: Any) -> str:
