@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import json
 
+from .sanitize import printable
+
 __all__ = [
     "AudioError",
     "AuthError",
@@ -89,7 +91,7 @@ class HandshakeError(DgstreamError):
         self.message = message
         self.body = body
         self.url = url
-        super().__init__(self._text())
+        super().__init__(printable(self._text()))  # the server's text: inert (issue 11.5)
 
     def _text(self) -> str:
         what = self.message or self.dg_error or "no message"
@@ -130,7 +132,7 @@ def handshake_error(
     request_id = headers.get("dg-request-id", "")
     try:
         data = json.loads(text) if text else None
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply (issue 10.3)
         data = None
     if isinstance(data, dict):
         for key in ("err_msg", "message", "reason", "description"):
@@ -207,7 +209,7 @@ class StreamClosedError(DgstreamError):
         self.code = code
         self.reason = reason
         self.explanation = explain_close(code, reason)
-        detail = f" ({reason})" if reason else ""
+        detail = f" ({printable(reason)})" if reason else ""  # the server's text (issue 11.5)
         super().__init__(f"connection closed with code {code}{detail}: {self.explanation}")
 
 

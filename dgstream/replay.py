@@ -307,16 +307,21 @@ class TurnRetimer:
 
 
 def _rebuilt(event: Any, **changes: Any) -> Any:
-    """A copy with changes, its `raw` JSON rewritten to match (so --format jsonl stays true)."""
+    """A copy with changes, its `raw` JSON rewritten to match (so --format jsonl stays true).
+
+    Never raises: when the raw text cannot be rewritten (too deep, or odd) the copy
+    keeps the server's raw text as it was (issue 10 point 3).
+    """
     new = dataclasses.replace(event, **changes)
     if event.raw:
         try:
             data = json.loads(event.raw)
-        except ValueError:
+            for key, value in changes.items():
+                data[key] = _jsonable(value)
+            raw = json.dumps(data, separators=(",", ":"))
+        except (ValueError, TypeError, RecursionError):
             return new
-        for key, value in changes.items():
-            data[key] = _jsonable(value)
-        new = dataclasses.replace(new, raw=json.dumps(data, separators=(",", ":")))
+        new = dataclasses.replace(new, raw=raw)
     return new
 
 

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..messages import ServerEvent
+from ..sanitize import seconds as finite_seconds
 from ..transcript import Change, Segment
 
 __all__ = [
@@ -80,8 +81,11 @@ class SessionState:
 
 
 def clock(seconds: float) -> str:
-    """`mm:ss.s`, or `h:mm:ss.s` from one hour on (the `--timestamps` prefix)."""
-    tenths = round(max(0.0, seconds) * 10)
+    """`mm:ss.s`, or `h:mm:ss.s` from one hour on (the `--timestamps` prefix).
+
+    Never raises: nan and negative times show as 0, absurd ones as MAX_SECONDS.
+    """
+    tenths = round(finite_seconds(seconds) * 10)
     minutes, tenth_seconds = divmod(tenths, 600)
     hours, minutes = divmod(minutes, 60)
     sec = f"{tenth_seconds // 10:02d}.{tenth_seconds % 10}"

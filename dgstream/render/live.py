@@ -7,6 +7,10 @@ status clock counts whole seconds, so it changes once a second). Committed final
 through `live.console.print`, which prints them above the live region, so they stay
 in the terminal's scrollback. The region is transient: at exit it is cleared,
 leaving the finals and the summary that the runner prints on stderr.
+
+Server text is passed through `sanitize.printable` and drawn as `Text`, never parsed
+as markup: no control character reaches the terminal and `[bold]` shows as typed
+(issue 11 point 5).
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.text import Text
 
+from ..sanitize import printable
+from ..sanitize import seconds as finite_seconds
 from ..transcript import Change, InterimChanged, Segment, SegmentCommitted
 from . import Renderer, SessionState, line_labels
 
@@ -39,6 +45,9 @@ _STATE_STYLES = {
 _BARS = " ▁▂▃▄▅▆▇█"
 
 
+#: How much of a problem's text the live region shows (one line, whatever the server sent).
+_PROBLEM_CHARS = 300
+
 #: How the live view styles each kind of line label (speakers get a colour each).
 _LABEL_STYLES = {"time": "dim", "channel": "bold"}
 
@@ -53,7 +62,7 @@ def status_clock(seconds: float) -> str:
     Whole seconds, so the line changes once a second rather than at every chunk; the
     `--timestamps` prefix (`clock`) keeps tenths.
     """
-    minutes, sec = divmod(int(max(0.0, seconds)), 60)
+    minutes, sec = divmod(int(finite_seconds(seconds)), 60)
     hours, minutes = divmod(minutes, 60)
     if hours:
         return f"{hours}:{minutes:02d}:{sec:02d}"
@@ -159,16 +168,17 @@ class LiveView(Renderer):
         for change in changes:
             if isinstance(change, InterimChanged):
                 with self._lock:
-                    if change.text:
-                        self._interim[change.channel] = (change.text, change.start)
+                    text = printable(change.text)
+                    if text.strip():
+                        self._interim[change.channel] = (text, change.start)
                     else:
                         self._interim.pop(change.channel, None)
-            elif isinstance(change, SegmentCommitted) and change.segment.text:
+            elif isinstance(change, SegmentCommitted) and printable(change.segment.text).strip():
                 self.console.print(self.final_line(change.segment))
 
     def problem(self, text: str) -> None:
         with self._lock:
-            self._problems.append(text)
+            self._problems.append(printable(text, _PROBLEM_CHARS))
 
     def close(self) -> None:
         live, self._live = self._live, None
@@ -195,7 +205,7 @@ class LiveView(Renderer):
     def final_line(self, segment: Segment) -> Text:
         """A committed segment as printed above the live region."""
         line = self._labels(segment.start, segment.channel, segment.speaker)
-        line.append(segment.text)
+        line.append(printable(segment.text).strip())
         return line
 
     def status_lines(self) -> tuple[Text, Text]:
@@ -213,7 +223,7 @@ class LiveView(Renderer):
         lag = s.lag
         if lag is not None and s.state in ("streaming", "finishing"):
             # In half seconds: in tenths it changed with every chunk sent, and so did the view.
-            lag = round(lag * 2) / 2
+            lag = round(finite_seconds(lag) * 2) / 2
             parts.append((f"lag {lag:.1f} s", "yellow" if lag > 3 else ""))
         if s.level is not None:
             parts.append((f"level {level_meter(s.level)}", "green"))
@@ -221,8 +231,8 @@ class LiveView(Renderer):
             parts.append((f"{s.overflows} overflows", "bold yellow"))
         details = [x for x in (s.source, s.model) if x]
         if s.request_id:
-            details.append(f"request {s.request_id}")
-        return tuple(parts), " │ ".join(details)
+            details.append(f"request {s.request_id}")  # from the server's handshake
+        return tuple(parts), printable(" │ ".join(details))
 
     @staticmethod
     def _status_text(status: tuple[tuple[tuple[str, str], ...], str]) -> tuple[Text, Text]:

@@ -6,6 +6,10 @@
 * srt / vtt: one caption cue per final segment, split when longer than two lines of
   42 characters or 7 seconds, numbered, written the moment the final arrives.
 
+Server text goes through `sanitize.printable` before it is written (no control
+character reaches a terminal or a file: issue 11 point 5), and no message, however
+odd, makes a writer raise (issue 10 point 3).
+
 A closed pipe (`| head -1`) is not an error: the writer stops writing and calls
 `on_closed` once, so the runner can end the stream quietly (STYLE §7).
 """
@@ -13,13 +17,16 @@ A closed pipe (`| head -1`) is not an error: the writer stops writing and calls
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO
 
-from ..messages import ServerEvent
+from ..messages import ErrorResponse, ServerEvent, UnhandledResponse
 from ..outputs import FILE_FORMATS, OUTPUT_FORMATS, load_renderer
+from ..sanitize import CONTROL_CHARS, printable
+from ..sanitize import seconds as finite_seconds
 from ..transcript import Change, Segment, SegmentCommitted
 from . import Renderer, segment_labels
 
@@ -31,6 +38,7 @@ __all__ = [
     "StreamWriter",
     "TextWriter",
     "VttWriter",
+    "jsonl_record",
     "make_writer",
     "split_cues",
     "srt_time",
@@ -87,23 +95,67 @@ class TextWriter(StreamWriter):
 
     def changes(self, changes: Sequence[Change]) -> None:
         for change in changes:
-            if isinstance(change, SegmentCommitted) and change.segment.text:
+            if not isinstance(change, SegmentCommitted):
+                continue
+            text = printable(change.segment.text).strip()
+            if text:
                 labels = segment_labels(
                     change.segment, timestamps=self.timestamps, multichannel=self.multichannel
                 )
-                self.write(" ".join([*labels, change.segment.text]) + "\n")
+                self.write(" ".join([*labels, text]) + "\n")
+
+
+def _jsonl_char(match: re.Match[str]) -> str:
+    """A control character in the server's JSON: outside a string it can only be JSON
+    whitespace (tab, LF, CR: a space will do), inside one it gets its JSON escape. Raw,
+    it would split the record for some reader (`str.splitlines` splits on more than
+    LF) or act on a terminal."""
+    ch = match.group()
+    return " " if ch in "\t\n\r" else f"\\u{ord(ch):04x}"  # a space, or a JSON escape
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text, parse_int=str)  # validate only: no int conversion, no 4300-digit limit
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def jsonl_record(event: Any) -> str | None:
+    """`event` as one JSON Lines record (no newline), or None for client-made events.
+
+    The server's JSON verbatim, with any line break or control character outside a
+    string turned to a space and inside one to its `\\uXXXX` escape (the same JSON);
+    for a frame that is not readable JSON (not JSON, too deep, binary), a JSON object
+    saying what came. Every record is one line that parses.
+    """
+    raw = getattr(event, "raw", "")
+    if not raw or not isinstance(raw, str):  # made by the client, not sent by the server
+        return None
+    # Parsed message types are JSON; errors and unknown types (rare) may not be.
+    if isinstance(event, (ErrorResponse, UnhandledResponse)) and (
+        event.type == "Binary" or not _is_json(raw)
+    ):
+        return _jsonl_outline(event)
+    return CONTROL_CHARS.sub(_jsonl_char, raw)
+
+
+def _jsonl_outline(event: Any) -> str:
+    if isinstance(event, ErrorResponse):
+        outline: dict[str, Any] = event.to_wire()
+    else:
+        outline = {"type": event.type, "raw": event.raw}
+    return json.dumps(outline, separators=(",", ":"))  # ASCII: one safe line
 
 
 class JsonlWriter(StreamWriter):
     """Every server message as it came off the wire, one JSON object per line."""
 
     def message(self, event: ServerEvent) -> None:
-        raw = event.raw
-        if not raw:  # made by the client, not sent by the server
-            return
-        if "\n" in raw or "\r" in raw:  # keep one message per line whatever the server sent
-            raw = json.dumps(json.loads(raw), separators=(",", ":"))
-        self.write(raw + "\n")
+        record = jsonl_record(event)
+        if record is not None:
+            self.write(record + "\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,12 +179,11 @@ def split_cues(segment: Segment, prefix: str = "") -> list[Cue]:
         timed = [(w.text, w.start, w.end) for w in segment.words]
     else:
         tokens = segment.text.split()
-        span = max(segment.end - segment.start, 0.0)
+        start, end = finite_seconds(segment.start), finite_seconds(segment.end)
+        span = max(end - start, 0.0)
         step = span / len(tokens) if tokens else 0.0
-        timed = [
-            (t, segment.start + i * step, segment.start + (i + 1) * step)
-            for i, t in enumerate(tokens)
-        ]
+        timed = [(t, start + i * step, start + (i + 1) * step) for i, t in enumerate(tokens)]
+    timed = _forward(timed)
     cues: list[Cue] = []
     current: list[tuple[str, float, float]] = []
 
@@ -155,14 +206,32 @@ def split_cues(segment: Segment, prefix: str = "") -> list[Cue]:
         current.append(item)
     flush()
     # Cues of one segment never overlap: a cue ends by the time the next begins.
+    # (A cue that starts with the next is left overlapping rather than cut to nothing.)
     for i in range(len(cues) - 1):
-        if cues[i].end > cues[i + 1].start:
-            cues[i] = Cue(cues[i].start, max(cues[i + 1].start, cues[i].start), cues[i].lines)
+        if cues[i].end > cues[i + 1].start > cues[i].start:
+            cues[i] = Cue(cues[i].start, cues[i + 1].start, cues[i].lines)
     return cues
 
 
+def _forward(timed: list[tuple[str, float, float]]) -> list[tuple[str, float, float]]:
+    """Words fit for captions: printable, not blank, with finite times that never go back.
+
+    A server may send words out of order, with nan or negative times, or blank: cues
+    built from them would run backwards or hold an empty line (which ends an SRT cue).
+    """
+    out: list[tuple[str, float, float]] = []
+    floor = 0.0
+    for text, start, end in timed:
+        text = printable(text).strip()
+        if not text:
+            continue
+        floor = max(floor, finite_seconds(start))
+        out.append((text, floor, max(floor, finite_seconds(end))))
+    return out
+
+
 def _hms(seconds: float, sep: str) -> str:
-    ms = round(max(0.0, seconds) * 1000)
+    ms = round(finite_seconds(seconds) * 1000)  # nan, inf, negative: never raises
     hours, ms = divmod(ms, 3_600_000)
     minutes, ms = divmod(ms, 60_000)
     secs, ms = divmod(ms, 1000)
@@ -210,7 +279,7 @@ class SrtWriter(_CaptionWriter):
     """SubRip captions: `N`, `HH:MM:SS,mmm --> HH:MM:SS,mmm`, text lines, blank line."""
 
     def format_cue(self, number: int, cue: Cue) -> str:
-        text = "\n".join(cue.lines)
+        text = "\n".join(line.replace("-->", "->") for line in cue.lines)  # "-->" marks times
         return f"{number}\n{srt_time(cue.start)} --> {srt_time(cue.end)}\n{text}\n\n"
 
 
