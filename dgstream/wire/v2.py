@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Union
 
+from ..sanitize import printable
 from .common import (
     ErrorResponse,
     Parser,
     UnhandledResponse,
     _f,
+    _i,
     _Response,
     _s,
     parse_frame,
@@ -71,13 +73,12 @@ class TurnEvent(str, Enum):
 
 
 def _int(d: dict[str, Any], key: str, default: int = 0) -> int:
-    v = d.get(key)
-    return v if isinstance(v, int) and not isinstance(v, bool) else default
+    v = _i(d.get(key))
+    return default if v is None else v
 
 
 def _opt_int(d: dict[str, Any], key: str) -> int | None:
-    v = d.get(key)
-    return v if isinstance(v, int) and not isinstance(v, bool) else None
+    return _i(d.get(key))
 
 
 def _opt_strs(v: Any) -> tuple[str, ...] | None:
@@ -247,7 +248,8 @@ class WarningResponse(_Response):
     raw: str = field(default="", repr=False, compare=False)
 
     def __str__(self) -> str:
-        return f"{self.code}: {self.description}" if self.code else self.description
+        text = f"{self.code}: {self.description}" if self.code else self.description
+        return printable(text, 500)  # server text: never raw onto a terminal
 
     def to_wire(self) -> dict[str, Any]:
         d: dict[str, Any] = {"type": self.type}
@@ -280,7 +282,8 @@ class FluxErrorResponse(_Response):
     raw: str = field(default="", repr=False, compare=False)
 
     def __str__(self) -> str:
-        return f"{self.code}: {self.description}" if self.code else self.description
+        text = f"{self.code}: {self.description}" if self.code else self.description
+        return printable(text, 500)  # server text: never raw onto a terminal
 
     def to_wire(self) -> dict[str, Any]:
         d: dict[str, Any] = {"type": self.type}
