@@ -348,7 +348,7 @@ class ThreadedStream:
 
                     async def finish() -> bool:
                         if from_handler:
-                            client._dispatch.unbound()  # this consumer waits for the end
+                            client._outlet.dispatch.unbound()  # this consumer waits for the end
                         return bool(await client.finish())
 
                     # PROTOCOL §3: all audio handed over is sent before CloseStream.

@@ -19,7 +19,7 @@ import asyncio
 import inspect
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..notices import HandlerFailed
@@ -27,7 +27,7 @@ from ..notices import HandlerFailed
 if TYPE_CHECKING:
     from .api import Api
 
-__all__ = ["DEFAULT_LIMIT", "END", "Channel", "Handler", "Handlers", "event_key"]
+__all__ = ["DEFAULT_LIMIT", "END", "Channel", "Handler", "Handlers", "Outlet", "event_key"]
 
 log = logging.getLogger("dgstream")
 
@@ -167,3 +167,84 @@ class Channel(Generic[T]):
         (`finish()` called from a handler), so waiting for it would deadlock."""
         self.limit = 0
         self._writable.set()
+
+
+class Outlet:
+    """A stream's consumers: the handlers (a dispatch task, or a thread pulling with
+    `next()`) and `async for`. Server messages wait for room (`deliver`), the client's
+    own notices never do (`notice`); `end()` marks the last event for all of them."""
+
+    def __init__(self, handlers: Handlers) -> None:
+        self.handlers = handlers
+        self.dispatch: Channel[Any] = Channel()
+        self.iteration: Channel[Any] | None = None
+        self.dispatch_task: asyncio.Task[None] | None = None
+        #: The task running the current `async for` (finish() from it must not wait on it).
+        self.iterating: asyncio.Task[Any] | None = None
+
+    def open(self, *, tasked: bool) -> None:
+        """Before connecting: an iteration channel if nothing is registered (the caller may
+        iterate; lossy until it does), and the dispatch task unless handlers run elsewhere."""
+        if self.iteration is None and not self.handlers and tasked:
+            self.iteration = Channel(lossy=True)
+        if tasked:
+            self.dispatch_task = asyncio.create_task(self._dispatch(), name="dgstream-dispatch")
+
+    def notice(self, key: Any, event: Any) -> None:
+        self.dispatch.push((key, event))
+        if self.iteration is not None:
+            self.iteration.push(event)
+
+    async def deliver(self, key: Any, event: Any) -> None:
+        await self.dispatch.put((key, event))
+        if self.iteration is not None:
+            await self.iteration.put(event)
+
+    def end(self) -> None:
+        self.dispatch.push(END)
+        if self.iteration is not None:
+            self.iteration.push(END)
+
+    async def reset(self) -> None:
+        """After a failed start: the consumers have seen the end; fresh ones for a retry."""
+        self.end()
+        if self.dispatch_task is not None:
+            await asyncio.shield(self.dispatch_task)
+            self.dispatch_task = None
+            self.dispatch = Channel()
+        self.iteration = None
+
+    def unbind_for(self, task: asyncio.Task[Any] | None) -> None:
+        """`task` is about to wait for the stream's end: never make the stream wait for it."""
+        if task is not None and task is self.dispatch_task:
+            self.dispatch.unbound()
+        if task is not None and task is self.iterating and self.iteration is not None:
+            self.iteration.unbound()
+
+    async def _dispatch(self) -> None:
+        channel = self.dispatch
+        while (item := await channel.get()) is not END:
+            key, payload = item
+            await self.handlers.call(key, payload, also=self._also)
+
+    def _also(self, event: Any) -> None:
+        if self.iteration is not None:
+            self.iteration.push(event)
+
+    async def next(self) -> Any:
+        """The next (key, payload) for handlers running elsewhere, or END."""
+        return await self.dispatch.get()
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        if self.iteration is None:
+            self.iteration = Channel()
+        self.iteration.lossy = False  # someone reads now: wait for them instead
+        return self._iterate(self.iteration)
+
+    async def _iterate(self, channel: Channel[Any]) -> AsyncIterator[Any]:
+        while True:
+            self.iterating = asyncio.current_task()
+            item = await channel.get()
+            if item is END:
+                return
+            yield item

@@ -1,5 +1,6 @@
-"""Reconnect as a policy and a short loop: after a drop, connect again, replay what no
-final covers yet, and carry on; or give up and say how much audio was lost.
+"""Replay and reconnect. While streaming, audio is kept until a final covers it (`keep`,
+`make_room`); after a drop, reconnect as a policy and a short loop: connect again,
+replay what no final covers yet, and carry on; or give up and say how much was lost.
 
 `ReconnectPolicy` (replay.py) says how often and how long; `ReconnectHistory` makes
 a storm (a server that drops every new connection) back off and end. The stream
@@ -21,7 +22,7 @@ from ..errors import (
     StreamClosedError,
     explain_close,
 )
-from ..notices import ReconnectedResponse, ReconnectFailed, ReconnectingResponse
+from ..notices import ReconnectedResponse, ReconnectFailed, ReconnectingResponse, ReplayTrimmed
 from .connection import connect, send_frame
 from .state import State
 
@@ -31,12 +32,58 @@ if TYPE_CHECKING:
     from ..replay import ReconnectPolicy, ReplayBuffer
     from .stream import Stream
 
-__all__ = ["reconnect"]
+__all__ = ["keep", "make_room", "reconnect"]
 
 log = logging.getLogger("dgstream")
 
 #: Refusals that the same request will get again: never retried.
 FINAL_REFUSALS = (400, 401, 402, 403)
+
+
+async def make_room(stream: Stream, replay: ReplayBuffer, size: int) -> None:
+    """Wait for room in a full replay buffer for `size` more bytes.
+
+    During an outage: until the reconnect succeeds or fails (no socket to push back).
+    Otherwise pace by the transcript: while the server is settling audio, wait for its
+    finals to free room, so a fast source loses nothing on a reconnect. A server that
+    has settled nothing for `finish_timeout` seconds (a sink, a batching server: the
+    rule finish() uses) is not waited for, and a wait that ran out is not repeated
+    until it settles something again: the oldest audio goes instead (`keep`).
+    """
+    loop = asyncio.get_running_loop()
+    stall = stream.config.finish_timeout
+    room = replay.limit_seconds - size / replay.bytes_per_second
+    while replay.seconds > room:
+        if stream.state is State.RECONNECTING:
+            await stream._calm.wait()
+            continue
+        if stream.state is not State.OPEN:
+            return
+        # A new connection has as long to produce its first final.
+        quiet = loop.time() - max(stream._progress_at, stream._connected_at)
+        if quiet >= stall:
+            return
+        stream._room.clear()
+        waiter = asyncio.ensure_future(stream._room.wait())
+        await asyncio.wait({waiter}, timeout=stall - quiet)
+        waiter.cancel()
+
+
+def keep(stream: Stream, replay: ReplayBuffer, data: bytes) -> None:
+    """Keep audio for replay. A full buffer never slows a live connection: the oldest
+    audio goes at once, and the user hears once that a reconnect could now lose some."""
+    trimmed = replay.overflowed
+    replay.add(data)
+    if replay.overflowed > trimmed and trimmed == 0:
+        stream._notice(
+            ReplayTrimmed(
+                description=(
+                    f"no final result covers the last {replay.limit_seconds:g} s of audio; "
+                    f"a reconnect now could lose up to {replay.overflowed:.1f} s "
+                    "(--replay-buffer keeps more)"
+                )
+            )
+        )
 
 
 async def reconnect(

@@ -28,17 +28,17 @@ from websockets.protocol import State as WsState
 from ..errors import ConnectError, DgstreamError, HandshakeError, StreamClosedError
 from ..notices import (
     CloseResponse,
-    FinishTimedOut,
     OpenResponse,
     ReceiveFailed,
-    ReplayTrimmed,
     StartFailed,
     StreamClosed,
 )
 from ..replay import ReconnectHistory, ReconnectPolicy, ReplayBuffer, retryable_close
 from .config import ClientConfig, build_url
 from .connection import close_of, connect, send_frame
-from .events import END, Channel, Handler, Handlers
+from .events import Handler, Handlers, Outlet
+from .finish import finish_stream
+from .reconnect import keep, make_room
 from .state import Lifecycle, State
 
 if TYPE_CHECKING:
@@ -84,10 +84,7 @@ class Stream:
         self._progress_at = 0.0
         self._last_send = 0.0
         self._connected_at = 0.0
-        self._dispatch: Channel[Any] = Channel()
-        self._iteration: Channel[Any] | None = None
-        self._iterating: asyncio.Task[Any] | None = None
-        self._dispatch_task: asyncio.Task[None] | None = None
+        self._outlet = Outlet(self.handlers)
         self._run_task: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._finish_task: asyncio.Future[bool] | None = None
@@ -127,9 +124,7 @@ class Stream:
             return
         self._move(State.CLOSED)
         self._notice(CloseResponse(code=self.close_code, reason=self.close_reason, clean=clean))
-        self._dispatch.push(END)
-        if self._iteration is not None:
-            self._iteration.push(END)
+        self._outlet.end()
 
     def is_open(self) -> bool:
         """True while the socket is open (not reconnecting) and finish() has not been called."""
@@ -158,43 +153,18 @@ class Stream:
 
     def _notice(self, event: Any) -> None:
         """An event the client makes itself: to every consumer, never waiting."""
-        self._dispatch.push((self._key(event), event))
-        if self._iteration is not None:
-            self._iteration.push(event)
+        self._outlet.notice(self._key(event), event)
 
     async def _deliver(self, event: Any) -> None:
         """A server message: to every consumer, waiting while one is full (back-pressure)."""
-        await self._dispatch.put((self._key(event), event))
-        if self._iteration is not None:
-            await self._iteration.put(event)
-
-    async def _run_dispatch(self) -> None:
-        channel = self._dispatch
-        while (item := await channel.get()) is not END:
-            key, payload = item
-            await self.handlers.call(key, payload, also=self._iteration_push)
-
-    def _iteration_push(self, event: Any) -> None:
-        if self._iteration is not None:
-            self._iteration.push(event)
+        await self._outlet.deliver(self._key(event), event)
 
     async def next_dispatch(self) -> Any:
         """The next (key, payload) for handlers running elsewhere, or END."""
-        return await self._dispatch.get()
+        return await self._outlet.next()
 
     def __aiter__(self) -> AsyncIterator[Any]:
-        if self._iteration is None:
-            self._iteration = Channel()
-        self._iteration.lossy = False  # someone reads now: wait for them instead
-        return self._iterate(self._iteration)
-
-    async def _iterate(self, channel: Channel[Any]) -> AsyncIterator[Any]:
-        while True:
-            self._iterating = asyncio.current_task()
-            item = await channel.get()
-            if item is END:
-                return
-            yield item
+        return self._outlet.__aiter__()
 
     # -- connecting -------------------------------------------------------------------
     async def _open(
@@ -218,12 +188,7 @@ class Stream:
             self._replay = ReplayBuffer(
                 bytes_per_second, policy.buffer_seconds, max(1, separate_channels)
             )
-        if self._iteration is None and not self.handlers and not self.external_dispatch:
-            self._iteration = Channel(lossy=True)  # nothing registered: the caller may iterate
-        if not self.external_dispatch:
-            self._dispatch_task = asyncio.create_task(
-                self._run_dispatch(), name="dgstream-dispatch"
-            )
+        self._outlet.open(tasked=not self.external_dispatch)
         self._move(State.CONNECTING)
         try:
             ws = await connect(self.url, self._headers, config.open_timeout, config.ping_interval)
@@ -261,14 +226,7 @@ class Stream:
             self._notice(
                 StartFailed(description=str(exc), variant=type(exc).__name__, exception=exc)
             )
-        self._dispatch.push(END)
-        if self._iteration is not None:
-            self._iteration.push(END)
-        if self._dispatch_task is not None:
-            await asyncio.shield(self._dispatch_task)
-            self._dispatch_task = None
-            self._dispatch = Channel()
-        self._iteration = None
+        await self._outlet.reset()
 
     # -- the running connection -----------------------------------------------------------
     async def _run(self) -> None:
@@ -389,10 +347,10 @@ class Stream:
             raise self.close_error
         replay = self._replay
         if replay is not None:
-            await self._make_room(replay, len(data))
+            await make_room(self, replay, len(data))
             if self.close_error is not None:
                 raise self.close_error  # the reconnect failed while we waited
-            self._keep(replay, bytes(data))
+            keep(self, replay, bytes(data))
             if self.state is State.RECONNECTING:
                 self.bytes_sent += len(data)  # sent by the replay
                 return True
@@ -409,47 +367,6 @@ class Stream:
         self._last_send = asyncio.get_running_loop().time()
         self.bytes_sent += len(data)
         return True
-
-    async def _make_room(self, replay: ReplayBuffer, size: int) -> None:
-        """Wait for room in a full replay buffer. During an outage: until the reconnect
-        succeeds or fails. Otherwise pace by the transcript: while the server is settling audio, wait for its finals
-        to free room in a full replay buffer, so a fast source loses nothing on a
-        reconnect. A server that has settled nothing for `finish_timeout` seconds (a
-        sink, a batching server: the same rule as finish's) is not waited for, and a wait that ran out is not repeated
-        until it settles something again: the oldest audio goes instead."""
-        loop = asyncio.get_running_loop()
-        stall = self.config.finish_timeout
-        room = replay.limit_seconds - size / replay.bytes_per_second
-        while replay.seconds > room:
-            if self.state is State.RECONNECTING:
-                await self._calm.wait()  # no socket to push back: wait for the outcome
-                continue
-            if self.state is not State.OPEN:
-                return
-            # A new connection has as long to produce its first final.
-            quiet = loop.time() - max(self._progress_at, self._connected_at)
-            if quiet >= stall:
-                return
-            self._room.clear()
-            waiter = asyncio.ensure_future(self._room.wait())
-            await asyncio.wait({waiter}, timeout=stall - quiet)
-            waiter.cancel()
-
-    def _keep(self, replay: ReplayBuffer, data: bytes) -> None:
-        """Keep audio for replay. A full buffer never slows a live connection: the oldest
-        audio goes at once, and the user hears once that a reconnect could now lose some."""
-        trimmed = replay.overflowed
-        replay.add(data)
-        if replay.overflowed > trimmed and trimmed == 0:
-            self._notice(
-                ReplayTrimmed(
-                    description=(
-                        f"no final result covers the last {replay.limit_seconds:g} s of audio; "
-                        f"a reconnect now could lose up to {replay.overflowed:.1f} s "
-                        "(--replay-buffer keeps more)"
-                    )
-                )
-            )
 
     async def _send_text(self, text: str) -> None:
         ws = self._ws
@@ -468,7 +385,7 @@ class Stream:
 
     # -- finishing ----------------------------------------------------------------------
     async def finish(self) -> bool:
-        """End the stream and wait for the last results and the close (see `_finish`).
+        """End the stream and wait for the last results and the close (finish.py).
 
         Returns True when the server closed cleanly. Idempotent; safe to await from a
         handler or an `async for` body (it then does not wait for the events queued
@@ -477,82 +394,11 @@ class Stream:
         if self._ws is None:
             return False
         current = asyncio.current_task()
-        if current is not None and current is self._dispatch_task:
-            self._dispatch.unbound()  # this consumer waits for the end itself
-        if current is not None and current is self._iterating and self._iteration is not None:
-            self._iteration.unbound()
+        self._outlet.unbind_for(current)  # a consumer that waits for the end itself
         if self._finish_task is None:
-            self._finish_task = asyncio.ensure_future(self._finish())
+            self._finish_task = asyncio.ensure_future(finish_stream(self))
         result = await asyncio.shield(self._finish_task)
-        if self._dispatch_task is not None and current is not self._dispatch_task:
-            await asyncio.shield(self._dispatch_task)
+        dispatch = self._outlet.dispatch_task
+        if dispatch is not None and current is not dispatch:
+            await asyncio.shield(dispatch)
         return result
-
-    async def _finish(self) -> bool:
-        """PROTOCOL §3: CloseStream; the server flushes, sends the last results and closes.
-
-        Waits as long as the server makes progress (its messages settle more audio) and
-        gives up after `finish_timeout` seconds without any, closing the socket itself.
-        """
-        run = self._run_task
-        assert run is not None
-        sending: asyncio.Future[None] | None = None
-        if self.state is State.OPEN:
-            self._move(State.CLOSING)
-            sending = asyncio.ensure_future(self._send_text(self.api.close_stream))
-        # RECONNECTING: the reconnect sends CloseStream after its replay (reconnect.py).
-        loop = asyncio.get_running_loop()
-        began = loop.time()
-        timeout = self.config.finish_timeout
-        while not run.done():
-            remaining = max(began, self._progress_at) + timeout - loop.time()
-            if remaining <= 0:
-                break
-            await asyncio.wait({run}, timeout=remaining)
-        if sending is not None:
-            if not sending.done():
-                sending.cancel()
-            await asyncio.gather(sending, return_exceptions=True)
-        if run.done():
-            return self.close_code == 1000 and self.close_error is None
-        await self._give_up()
-        return False
-
-    async def _give_up(self) -> None:
-        """The server did not finish in time: say so, end the stream, close the socket.
-
-        While a reconnect is under way, the stream ends as a failed reconnect instead,
-        with the audio no final covers (reconnect.py reports it when cancelled)."""
-        run = self._run_task
-        assert run is not None
-        if self.state is State.RECONNECTING:
-            run.cancel()
-            await asyncio.gather(run, return_exceptions=True)
-            return
-        timeout = self.config.finish_timeout
-        log.warning(
-            "the server did not close the stream within %g s without progress after "
-            "CloseStream; results it had not sent yet are lost",
-            timeout,
-        )
-        self._notice(
-            FinishTimedOut(
-                description=(
-                    f"the server sent nothing new for {timeout:g} s after the end of the audio; "
-                    "results after that point may be missing (--finish-timeout waits longer)"
-                )
-            )
-        )
-        ws = self._ws
-        assert ws is not None and self._run_task is not None
-        self.close_code, self.close_reason = 1000, "finish timeout"
-        self._cancel_tasks()
-        self._end(False)
-        closing = asyncio.ensure_future(ws.close(1000, "finish timeout"))
-        await asyncio.wait({closing}, timeout=1.0)
-        if not closing.done():
-            ws.transport.abort()  # a server that stops reading never completes the close
-        await asyncio.gather(closing, return_exceptions=True)
-        await asyncio.wait({self._run_task}, timeout=1.0)
-        if not self._run_task.done():
-            self._run_task.cancel()
