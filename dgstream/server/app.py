@@ -293,8 +293,10 @@ class DeepgramServer:
             options, unknown = decode_query(query, route.options_class)
             options = validate(options)
         except OptionsError as exc:
-            # PROTOCOL §1: 400 for bad parameters; dg-error names the parameter.
-            return self._reject(st, 400, f"Invalid query parameter `{exc.param}`: {exc.message}")
+            # PROTOCOL §1: 400 for bad parameters; dg-error names the parameter. Its message
+            # may quote the value, cut short: never when the query held a key (issue 11 §4).
+            why = exc.message if secrets.query(query) == query else "invalid value"
+            return self._reject(st, 400, f"Invalid query parameter `{exc.param}`: {why}")
         st.options = options
         st.log.options = secrets.options(options)
         st.log.unknown = secrets.unknown(unknown)  # unknown parameters are accepted and logged
