@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import os
+import struct
 import threading
 import time
 from pathlib import Path
@@ -18,10 +19,14 @@ from audio_fixtures import bursts
 from test_server_socket import RAW, closed, serve, stream
 from websockets.asyncio.client import connect
 
+from dgstream.options import LiveOptions
 from dgstream.server import DeepgramServer, ServerConfig, load_engine, running_server
+from dgstream.server.cadence import SessionTuning
+from dgstream.server.decode import EnergyDetector
 from dgstream.server.engine import BaseEngine, BaseEngineStream
 from dgstream.server.handshake import key_matches
 from dgstream.server.logbook import KEEP, TEXT_KEEP
+from dgstream.server.v1 import V1Session
 from dgstream.wire.common import SCHEMA_ECHO
 
 KEY = "dgsecret-4b1d8e2f6a0c9e7b3d5f1a8c6e4b2d0f"
@@ -129,7 +134,7 @@ def test_log_file_is_written_off_the_event_loop(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     with running_server(ServerConfig(log_path=fifo)) as srv:
         started = time.monotonic()
-        for _ in range(3):  # the first log's write blocks the writer, not the server
+        for _ in range(2):  # the first log's write blocks the writer, not the server
             messages, ws = asyncio.run(stream(srv.url))
             assert ws.close_code == 1000 and messages[-1]["type"] == "Metadata"
         assert time.monotonic() - started < 10
@@ -291,3 +296,56 @@ def test_key_comparison_is_exact() -> None:
     assert key_matches(KEY, keys) and key_matches("first-key", keys)
     for wrong in (None, "", KEY[:-1], KEY + "x", KEY.upper(), " " + KEY, "first-key\r"):
         assert not key_matches(wrong, keys), wrong
+
+
+# -- linear buffering (§2) -----------------------------------------------------------------
+
+
+def _feed_time(frames: int, tuning: SessionTuning) -> float:
+    """Seconds to feed `frames` one-sample frames to a /v1 session (best of two)."""
+    engine = load_engine("null")
+    best = float("inf")
+    for _ in range(2):
+        session = V1Session(
+            engine,
+            LiveOptions(encoding="linear16", sample_rate=48000),
+            request_id="t",
+            tuning=tuning,
+        )
+        sample = np.int16(1000).tobytes()
+        started = time.perf_counter()
+        for _ in range(frames):
+            session.receive_bytes(sample)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def test_many_small_frames_cost_linear_time_in_the_cadence() -> None:
+    """One-sample frames into a long (5 s) cadence frame: each frame costs its own size,
+    not the partial frame's (which made the whole stream quadratic)."""
+    tuning = SessionTuning(frame_ms=5000.0)
+    small, large = _feed_time(48_000, tuning), _feed_time(192_000, tuning)
+    assert large < 8 * small, (small, large)  # linear: 4x; quadratic: 16x
+
+
+def test_energy_detector_buffers_small_pushes_linearly() -> None:
+    detector = EnergyDetector(48000, frame_ms=2000.0)
+    flags = [detector.push(np.full(1, 5000, dtype=np.int16)) for _ in range(96_000 + 10)]
+    assert [len(f) for f in flags].count(1) == 1 and sum(len(f) for f in flags) == 1
+    assert bool(flags[95_999][0])  # the frame completes on its last sample, voiced
+
+
+@pytest.mark.parametrize(("rate", "channels"), [(10**9, 1), (100, 1), (16000, 1000)])
+def test_a_wav_header_outside_the_bounds_closes_with_data_0000(rate: int, channels: int) -> None:
+    header = (
+        b"RIFF\xff\xff\xff\xffWAVEfmt "
+        + struct.pack("<IHHIIHH", 16, 1, channels, rate, rate * channels * 2, channels * 2, 16)
+        + b"data\xff\xff\xff\xff"
+    )
+
+    async def test(server: DeepgramServer) -> None:
+        _, ws = await stream(server.url, "", header + bytes(64000))
+        assert ws.close_code == 1008 and ws.close_reason.startswith("DATA-0000: WAV header has")
+        assert "8000-192000 Hz" in ws.close_reason
+
+    serve(test)
