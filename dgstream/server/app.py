@@ -83,6 +83,8 @@ class SessionClass(Protocol):
 #: Which session class serves each path (PROTOCOL §1, §7).
 ROUTES: dict[str, SessionClass] = {LISTEN_PATH: V1Session, V2_PATH: V2Session}
 _logger = logging.getLogger("dgstream.server")
+#: Frames a connection handles on the loop before letting the others run (cheap engines).
+_YIELD_EVERY = 16
 
 
 @dataclass
@@ -346,6 +348,7 @@ class DeepgramServer:
             return await loop.run_in_executor(None, fn, *args)
 
         aborted = False
+        frames = 0
         timer = IdleTimer(loop, st.route.idle_window(self.config))
         fault = FaultState(faults)
         try:
@@ -371,6 +374,11 @@ class DeepgramServer:
                     )
                     return
                 timer.reset()  # any frame resets the idle timer
+                frames += 1
+                if inline and frames % _YIELD_EVERY == 0:
+                    # recv() returns queued frames without suspending: a flood of small
+                    # frames would hold the loop from every other connection (issue 11 §2).
+                    await asyncio.sleep(0)
                 if isinstance(msg, bytes):
                     log.audio_in(len(msg))
                     actions = await call(session.receive_bytes, msg)

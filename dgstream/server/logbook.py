@@ -339,16 +339,25 @@ class LogWriter:
 
     def _run(self) -> None:
         while True:
-            log = self._queue.get()
-            if log is None:
+            batch = [self._queue.get()]
+            while True:  # whatever else is queued goes out with the same open()
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            lines = []
+            for log in batch:
+                if log is None:
+                    continue
+                try:
+                    lines.append(log.json_line())
+                except (ValueError, TypeError, RecursionError):
+                    self.failed += 1
+            if lines:
+                try:
+                    with open(self.path, "a", encoding="utf-8") as fh:
+                        fh.writelines(lines)
+                except OSError:
+                    self.failed += len(lines)  # logging must never break serving
+            if None in batch:
                 return
-            try:
-                line = log.json_line()
-            except (ValueError, TypeError, RecursionError):
-                self.failed += 1
-                continue
-            try:
-                with open(self.path, "a", encoding="utf-8") as fh:
-                    fh.write(line)
-            except OSError:
-                self.failed += 1  # logging must never break serving
