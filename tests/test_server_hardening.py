@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 from audio_fixtures import bursts
-from test_server_socket import RAW, closed, serve, stream
+from test_server_socket import RAW, closed, receive_all, serve, stream
 from websockets.asyncio.client import connect
 
 from dgstream.options import LiveOptions
@@ -124,6 +124,22 @@ def test_deeply_nested_json_control_gets_a_schema_error_not_1011(text: str) -> N
         assert len(errors[0]["message"]) < SCHEMA_ECHO + 40
         assert messages[-1]["type"] == "Metadata"
         assert any(m["type"] == "Results" and m["is_final"] for m in messages)
+
+    serve(test)
+
+
+def test_deeply_nested_json_on_v2_gets_flux_s_error_not_1011() -> None:
+    """/v2 answers any unreadable text with its Error and 1008 (PROTOCOL §7); nesting too."""
+    flux = "model=flux-general-en&encoding=linear16&sample_rate=16000"
+
+    async def test(server: DeepgramServer) -> None:
+        for text in ("[" * 100_000 + "]" * 100_000, "not json"):
+            async with connect(f"{server.url}/v2/listen?{flux}") as ws:
+                await ws.send(text)
+                messages = await receive_all(ws)
+            assert [m["type"] for m in messages] == ["Connected", "Error"]
+            assert ws.close_code == 1008
+        assert "nested too deeply" in (await closed(server.logbook[0])).sent[-1]["description"]
 
     serve(test)
 
