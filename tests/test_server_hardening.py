@@ -273,6 +273,7 @@ def test_the_key_is_redacted_wherever_a_client_puts_it(tmp_path: Path) -> None:
         hit(f"/v1/listen?{RAW}", [*auth, *CREDENTIAL_HEADERS], 101)
         # PROTOCOL §1: `token, KEY` offered in two Sec-WebSocket-Protocol headers.
         hit(f"/v1/listen?{RAW}", SPLIT_OFFER, 101)
+        hit(f"/v1/listen?{RAW}", [*auth, ("Upgrade", KEY)], 426)  # websockets quotes the header
         hit(f"/v1/{KEY}", auth, 404)
         hit(f"/v1/listen?encoding=linear16&sample_rate={KEY}", auth, 400)
         hit(f"/v1/listen?encoding=linear16&sample_rate=1&tag={KEY}", auth, 400)

@@ -316,9 +316,15 @@ class DeepgramServer:
         if response.status_code == 101:
             st.log.subprotocol = response.headers.get("Sec-WebSocket-Protocol")
         else:
+            # websockets' own refusals quote a bad header's value: never a key (issue 11 §4).
+            body = response.body.decode("utf-8", "replace")
+            if self._secrets.scrub(body) != body:
+                response.body = self._secrets.scrub(body).encode()
+                if "Content-Length" in response.headers:  # Headers keep repeats: replace it
+                    del response.headers["Content-Length"]
+                response.headers["Content-Length"] = str(len(response.body))
             if st.log.error is None:
-                body = response.body.decode("utf-8", "replace").strip()[:200]
-                st.log.error = self._secrets.scrub(body)
+                st.log.error = self._secrets.scrub(body.strip()[:200])
             st.handler_started = True  # no handler will run
             st.log.finish(None, "", "rejected")
             self._write_log(st.log)
