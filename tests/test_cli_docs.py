@@ -117,10 +117,15 @@ def test_example_runs(command: str, server: Any, workdir: Path) -> None:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        assert proc.stdout is not None
-        line = proc.stdout.readline().decode()
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=15)
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline().decode()
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=15)
+        finally:
+            if proc.poll() is None:  # a hung server must not outlive the test
+                proc.kill()
+                proc.communicate()
         assert line.startswith("dgstream serve: listening on ws://127.0.0.1:")
         assert proc.returncode == 0
         return

@@ -1,5 +1,6 @@
-"""`dgstream serve` as a process under load: 200 connections at once, and memory that stays
-flat over a thousand more (abrupt disconnects and malformed handshakes among them)."""
+"""`dgstream serve` as a process under load: 200 connections at once, memory that stays
+flat over a thousand more (abrupt disconnects and malformed handshakes among them), and
+honest streams beside hostile clients (load_hostile.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import load_hostile
 import pytest
 from audio_fixtures import bursts
 from helpers import clean_env, dgstream_cmd
@@ -100,3 +102,23 @@ def test_memory_stays_flat_over_a_thousand_connections(serve: tuple[str, int]) -
     print(f"server RSS: {warm} KiB after 1000 connections, {after} KiB after 2000")
     assert after - warm < 3 * 1024, (warm, after)
     assert os.path.exists(f"/proc/{pid}")
+
+
+def test_honest_streams_stay_exact_and_quick_beside_every_hostile_client(tmp_path: Path) -> None:
+    """Issue 11's acceptance, bounded for the suite (`python tests/load_hostile.py 300` for
+    the full size): honest streams and one hostile client per point, all at once."""
+    with load_hostile.serve(tmp_path) as server:
+        figures = asyncio.run(load_hostile.run_load(server, 40, spread=2.0))
+        print(figures)
+    assert figures.transcripts_exact == figures.streams
+    assert figures.worst_handshake < 1.0, figures
+    assert all(rounds >= 1 for rounds in figures.hostile_rounds.values())
+    # 6 x 7 MiB text frames, a KeepAlive flood, ... and the server never held much of it.
+    assert figures.rss_peak - figures.rss_start < 250, figures
+    assert figures.rss_end - figures.rss_start < 100, figures
+    log = server.log.read_text()
+    assert not load_hostile.leaks(log)
+    for output in server.out:
+        assert not load_hostile.leaks(output) and b"Traceback" not in output, output
+    lines = log.splitlines()
+    assert len(lines) > 100 and max(map(len, lines)) < 2_000_000

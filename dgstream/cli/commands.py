@@ -238,8 +238,11 @@ def serve(
     port: Annotated[int, option("--port", panel=SERVER, min=0, max=65535, metavar="PORT",
         help="Port (0: a free port, printed).")] = 8765,
     api_key: Annotated[list[str] | None, option("--api-key", panel=SERVER, metavar="KEY",
-        help="Require this key from clients (Token or Bearer). Repeatable.",
-        shown="none, no auth")] = None,
+        help="Require this key from clients (Token or Bearer). Repeatable. Keys also come "
+        "from --api-key-file and $DGSTREAM_SERVE_API_KEYS (comma-separated), which other "
+        "users cannot see in the process list.", shown="none, no auth")] = None,
+    api_key_file: Annotated[Path | None, option("--api-key-file", panel=SERVER, metavar="FILE",
+        dir_okay=False, help="Require the keys in FILE (one per line; # comments).")] = None,
     engine: Annotated[EngineName | None, option("--engine", panel=SERVER, case_sensitive=False,
         help="moonshine (offline speech recognition, needs dgstream[local]), scripted "
         "(deterministic words over voiced audio), tones (a word per tone burst, named by its "
@@ -272,6 +275,7 @@ def serve(
             host=host,
             port=port,
             api_keys=tuple(api_key or ()),
+            api_key_file=api_key_file,
             engine=engine.value if engine is not None else None,
             script=script,
             idle_timeout=idle_timeout,

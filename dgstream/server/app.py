@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -42,9 +41,10 @@ from .actions import NET0000_REASON, Action, Close, Send
 from .cadence import SessionTuning
 from .engine import is_cheap
 from .faults import Faults, FaultState
-from .handshake import credential, reject, select_subprotocol
+from .handshake import AmbiguousCredentialError, credential, key_matches, reject, select_subprotocol
 from .idle import IdleTimer
-from .logbook import ConnectionLog, redact_headers
+from .logbook import ConnectionLog, LogWriter
+from .redact import Secrets, redact_headers
 from .turns import TurnTuning
 from .v1 import V1Session
 from .v2 import V2Session
@@ -83,6 +83,8 @@ class SessionClass(Protocol):
 #: Which session class serves each path (PROTOCOL §1, §7).
 ROUTES: dict[str, SessionClass] = {LISTEN_PATH: V1Session, V2_PATH: V2Session}
 _logger = logging.getLogger("dgstream.server")
+#: Frames a connection handles on the loop before letting the others run (cheap engines).
+_YIELD_EVERY = 16
 
 
 @dataclass
@@ -174,7 +176,8 @@ class DeepgramServer:
         self.port = 0
         self._server: Server | None = None
         self._engine: Engine | None = None
-        self._log_lock = threading.Lock()
+        self._secrets = Secrets(self.config.api_keys)
+        self._writer: LogWriter | None = None
 
     @property
     def engine(self) -> Engine:
@@ -200,6 +203,9 @@ class DeepgramServer:
     async def start(self) -> None:
         """Load the engine and start listening (port 0 picks a free port)."""
         _ = self.engine
+        self._secrets = Secrets(self.config.api_keys)
+        if self.config.log_path is not None:
+            self._writer = LogWriter(self.config.log_path)
         self._server = await serve(
             self._handle,
             self.config.host,
@@ -215,11 +221,14 @@ class DeepgramServer:
         self.port = int(self._server.sockets[0].getsockname()[1])
 
     async def stop(self) -> None:
-        """Close every connection (1001) and stop listening."""
+        """Close every connection (1001), stop listening, and write out the `--log` queue."""
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            await asyncio.get_running_loop().run_in_executor(None, writer.close)
 
     async def __aenter__(self) -> DeepgramServer:
         await self.start()
@@ -231,23 +240,34 @@ class DeepgramServer:
     # -- handshake -----------------------------------------------------------------
     def _reject(self, st: _State, status: int, message: str | None = None) -> Response:
         """PROTOCOL §1: a plain HTTP refusal with dg-error and a JSON body."""
+        # A refusal may quote the request (a path, a parameter's value): never a key.
+        if message is not None:
+            message = self._secrets.scrub(message)
         response, st.log.error = reject(st.request_id, status, message)
         return response
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        try:
+            return self._handshake(connection, request)
+        except Exception:  # a bug, not the client's fault: say so, keep serving
+            _logger.exception("handshake of %s failed", self._secrets.scrub(request.path[:200]))
+            st = connection.dg if isinstance(connection, _Connection) else None
+            response, _ = reject(st.request_id if st else str(uuid.uuid4()), 500)
+            return response
+
+    def _handshake(self, connection: ServerConnection, request: Request) -> Response | None:
         cfg = self.config
-        url = urlsplit(request.path)
-        query = url.query
-        for key in cfg.api_keys:
-            if key:
-                query = query.replace(key, "REDACTED")
+        secrets = self._secrets
+        # No urlsplit: a request target such as `//[x` makes it raise (issue 11 §3).
+        target = request.path.partition("#")[0]
+        path, _, query = target.partition("?")
         st = _State(
             request_id=str(uuid.uuid4()),
             log=ConnectionLog(
                 request_id="",
-                path=url.path,
-                query=query,
-                headers=redact_headers(request.headers.raw_items(), cfg.api_keys),
+                path=secrets.scrub(path),
+                query=secrets.query(query),
+                headers=redact_headers(request.headers.raw_items(), secrets),
             ),
             faults=cfg.faults,
             on_end=self._end_log,
@@ -258,23 +278,30 @@ class DeepgramServer:
             del self.logbook[: len(self.logbook) - cfg.logbook_size]
         if isinstance(connection, _Connection):
             connection.dg = st
-        route = ROUTES.get(url.path.rstrip("/"))
+        route = ROUTES.get(path.rstrip("/"))
         if route is None:
-            return self._reject(st, 404, f"Not found: {url.path}")
+            return self._reject(st, 404, f"Not found: {path}")
         st.route = route
-        if cfg.api_keys and credential(request.headers) not in cfg.api_keys:
-            return self._reject(st, 401)  # PROTOCOL §1: INVALID_AUTH
+        if cfg.api_keys:
+            try:
+                given = credential(request.headers)
+            except AmbiguousCredentialError as exc:
+                return self._reject(st, 400, f"Bad Request: {exc}.")
+            if not key_matches(given, cfg.api_keys):
+                return self._reject(st, 401)  # PROTOCOL §1: INVALID_AUTH
         if st.faults.reject_status is not None:
             return self._reject(st, int(st.faults.reject_status))
         try:
-            options, unknown = decode_query(url.query, route.options_class)
+            options, unknown = decode_query(query, route.options_class)
             options = validate(options)
         except OptionsError as exc:
-            # PROTOCOL §1: 400 for bad parameters; dg-error names the parameter.
-            return self._reject(st, 400, f"Invalid query parameter `{exc.param}`: {exc.message}")
+            # PROTOCOL §1: 400 for bad parameters; dg-error names the parameter. Its message
+            # may quote the value, cut short: never when the query held a key (issue 11 §4).
+            why = exc.message if secrets.query(query) == query else "invalid value"
+            return self._reject(st, 400, f"Invalid query parameter `{exc.param}`: {why}")
         st.options = options
-        st.log.options = options
-        st.log.unknown = unknown  # unknown parameters are accepted and logged
+        st.log.options = secrets.options(options)
+        st.log.unknown = secrets.unknown(unknown)  # unknown parameters are accepted and logged
         return None
 
     def _process_response(
@@ -289,8 +316,15 @@ class DeepgramServer:
         if response.status_code == 101:
             st.log.subprotocol = response.headers.get("Sec-WebSocket-Protocol")
         else:
+            # websockets' own refusals quote a bad header's value: never a key (issue 11 §4).
+            body = response.body.decode("utf-8", "replace")
+            if self._secrets.scrub(body) != body:
+                response.body = self._secrets.scrub(body).encode()
+                if "Content-Length" in response.headers:  # Headers keep repeats: replace it
+                    del response.headers["Content-Length"]
+                response.headers["Content-Length"] = str(len(response.body))
             if st.log.error is None:
-                st.log.error = response.body.decode("utf-8", "replace").strip()[:200]
+                st.log.error = self._secrets.scrub(body.strip()[:200])
             st.handler_started = True  # no handler will run
             st.log.finish(None, "", "rejected")
             self._write_log(st.log)
@@ -320,6 +354,7 @@ class DeepgramServer:
             return await loop.run_in_executor(None, fn, *args)
 
         aborted = False
+        frames = 0
         timer = IdleTimer(loop, st.route.idle_window(self.config))
         fault = FaultState(faults)
         try:
@@ -345,6 +380,11 @@ class DeepgramServer:
                     )
                     return
                 timer.reset()  # any frame resets the idle timer
+                frames += 1
+                if inline and frames % _YIELD_EVERY == 0:
+                    # recv() returns queued frames without suspending: a flood of small
+                    # frames would hold the loop from every other connection (issue 11 §2).
+                    await asyncio.sleep(0)
                 if isinstance(msg, bytes):
                     log.audio_in(len(msg))
                     actions = await call(session.receive_bytes, msg)
@@ -423,14 +463,9 @@ class DeepgramServer:
         self._write_log(st.log)
 
     def _write_log(self, log: ConnectionLog) -> None:
-        path = self.config.log_path
-        if path is None:
-            return
-        try:
-            with self._log_lock, open(path, "a", encoding="utf-8") as fh:
-                fh.write(log.json_line())
-        except OSError:
-            pass  # logging must never break serving
+        """Hand a finished log to the writer thread (issue 11 §2: no file I/O on the loop)."""
+        if self._writer is not None:
+            self._writer.write(log)
 
 
 @contextlib.contextmanager
@@ -454,22 +489,35 @@ def running_server(config: ServerConfig | None = None) -> Iterator[DeepgramServe
 
 
 def run(config: ServerConfig | None = None) -> None:
-    """Serve until SIGINT/SIGTERM (`dgstream serve`); prints the listening URL first."""
+    """Serve until SIGINT/SIGTERM (`dgstream serve`); prints the listening URL first.
+
+    The signal handlers are in place before the URL is printed (issue 10 §7: a script
+    that signals as soon as it reads the line must not find the signal ignored), and
+    they work even when SIGINT came in ignored or blocked (`cmd &` in a
+    non-interactive shell starts it with SIGINT ignored).
+    """
     config = config or ServerConfig()
 
     async def main() -> None:
-        server = DeepgramServer(config)
-        await server.start()
-        print(f"dgstream serve: listening on {server.url}{LISTEN_PATH}", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop.set)
+        signals = (signal.SIGINT, signal.SIGTERM)
+        installed = []
+        for sig in signals:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, stop.set)  # replaces an inherited SIG_IGN
+                installed.append(sig)
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)  # an inherited block, too
+        server = DeepgramServer(config)
         try:
+            await server.start()
+            print(f"dgstream serve: listening on {server.url}{LISTEN_PATH}", flush=True)
             await stop.wait()
         finally:
             await server.stop()
+            for sig in installed:
+                loop.remove_signal_handler(sig)
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())

@@ -150,7 +150,8 @@ class ChannelCadence:
         self.max_span = round(t.max_span * rate)
         self.interim_every = round(t.interim_every * rate)
         self.silence_every = round(t.silence_every * rate)
-        self.rest = _EMPTY  # the partial frame waiting for more samples
+        self._rest = _EMPTY  # the partial frame waiting for more samples: _rest[:_rest_len]
+        self._rest_len = 0
         # An engine that finds utterance ends itself decides its finals; the energy
         # detector's endpoints would cut its lines mid-sentence.
         self.engine_endpoints = engine_endpoints
@@ -179,9 +180,29 @@ class ChannelCadence:
             self.stream.feed(self._data[self._fed : self._cur])
             self._fed = self._cur
 
+    @property
+    def rest(self) -> npt.NDArray[np.int16]:
+        """The partial frame waiting for more samples (a view of a reused buffer)."""
+        return self._rest[: self._rest_len]
+
+    def _keep(self, samples: npt.NDArray[np.int16]) -> None:
+        """Append to the partial frame in place, so that many small pushes cost their own
+        size, not the frame's each (issue 11 §2: no work that grows quadratically)."""
+        end = self._rest_len + len(samples)
+        if end > len(self._rest):
+            grown = np.zeros(max(end, self.frame_len), dtype=np.int16)
+            grown[: self._rest_len] = self.rest
+            self._rest = grown
+        self._rest[self._rest_len : end] = samples
+        self._rest_len = end
+
     def push(self, samples: npt.NDArray[np.int16]) -> list[Event]:
         out: list[Event] = []
-        data = np.concatenate((self.rest, samples)) if len(self.rest) else samples
+        if self._rest_len + len(samples) < self.frame_len:
+            self._keep(samples)  # no frame completes yet
+            return out
+        rest = self.rest
+        data = np.concatenate((rest, samples)) if len(rest) else samples
         f = self.frame_len
         n = len(data) // f
         if n:
@@ -198,20 +219,22 @@ class ChannelCadence:
                 self.in_speech = False
                 self.voiced_run = 0
                 self.span_has_speech = False
-        self.rest = data[n * f :].copy()
+        self._rest_len = 0
+        self._keep(data[n * f :])
         return out
 
     def flush(self, *, from_finalize: bool) -> list[Event]:
         """Process the partial frame, then finalise the span if it holds any audio."""
         out: list[Event] = []
-        if len(self.rest):
-            f = len(self.rest)
-            voiced = bool(voiced_frames(self.rest, f, self.s.tuning.threshold_dbfs)[0])
-            self._data, self._fed, self._cur = self.rest, 0, f
+        if self._rest_len:
+            rest = self.rest.copy()  # the engine may keep what it is fed; the buffer is reused
+            f = len(rest)
+            voiced = bool(voiced_frames(rest, f, self.s.tuning.threshold_dbfs)[0])
+            self._data, self._fed, self._cur = rest, 0, f
             self._step(voiced, f, out)
             self._sync()
             self._data = _EMPTY
-            self.rest = _EMPTY
+            self._rest_len = 0
         # PROTOCOL §3: Finalize sends nothing when no audio came since the last final.
         if self.pos > self.span_start:
             out.append(

@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..formats import ENCODINGS, SAMPLE_WIDTHS, sniff_container
+from ..options import BOUNDS
 
 __all__ = [
     "DEFAULT_THRESHOLD_DBFS",
@@ -158,8 +159,14 @@ def _wav_format(fmt: bytes) -> tuple[str, int, int]:
     sample_format = table.get((tag, bits))
     if sample_format is None:
         raise DecodeError(f"unsupported WAV format (tag {tag:#x}, {bits} bits); {_SUPPORTED}")
-    if channels < 1 or rate < 1:
-        raise DecodeError(f"WAV header has {channels} channels at {rate} Hz")
+    # The same bounds as the query's (options.BOUNDS): a header saying 10**9 Hz would
+    # otherwise make frames of millions of samples (issue 11 §1-§2).
+    (lo_rate, hi_rate), (lo_ch, hi_ch) = BOUNDS["sample_rate"], BOUNDS["channels"]
+    if not (lo_ch <= channels <= hi_ch and lo_rate <= rate <= hi_rate):
+        raise DecodeError(
+            f"WAV header has {channels} channels at {rate} Hz; this server takes "
+            f"{lo_ch}-{hi_ch} channels at {lo_rate}-{hi_rate} Hz"
+        )
     return sample_format, channels, rate
 
 
@@ -205,8 +212,12 @@ class Decoder:
         usable = len(self._pending) - len(self._pending) % block
         if usable == 0:
             return np.zeros((0, fmt.channels), dtype=np.int16)
-        chunk = bytes(self._pending[:usable])
-        del self._pending[:usable]
+        if usable == len(self._pending):  # the usual case: take the buffer, copy nothing
+            chunk = bytes(self._pending)
+            self._pending.clear()
+        else:
+            chunk = bytes(self._pending[:usable])
+            del self._pending[:usable]
         out = _CONVERT[fmt.sample_format](chunk).reshape(-1, fmt.channels)
         self.samples += out.shape[0]
         return out
@@ -338,10 +349,18 @@ class EnergyDetector:
         self.sample_rate = sample_rate
         self.frame_len = max(1, round(sample_rate * frame_ms / 1000.0))
         self.threshold_dbfs = threshold_dbfs
-        self._rest: Int16Array = np.zeros(0, dtype=np.int16)
+        self._rest: Int16Array = np.zeros(self.frame_len, dtype=np.int16)
+        self._rest_len = 0  # the partial frame is _rest[:_rest_len]
 
     def push(self, samples: Int16Array) -> npt.NDArray[np.bool_]:
-        data = np.concatenate((self._rest, samples)) if len(self._rest) else samples
-        n = len(data) // self.frame_len
-        self._rest = data[n * self.frame_len :].copy()
-        return voiced_frames(data[: n * self.frame_len], self.frame_len, self.threshold_dbfs)
+        f, k = self.frame_len, self._rest_len
+        if k + len(samples) < f:  # no frame completes: append in place (linear, issue 11 §2)
+            self._rest[k : k + len(samples)] = samples
+            self._rest_len += len(samples)
+            return np.zeros(0, dtype=np.bool_)
+        data = np.concatenate((self._rest[:k], samples)) if k else samples
+        n = len(data) // f
+        tail = data[n * f :]
+        self._rest[: len(tail)] = tail
+        self._rest_len = len(tail)
+        return voiced_frames(data[: n * f], f, self.threshold_dbfs)

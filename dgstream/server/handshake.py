@@ -1,12 +1,14 @@
 """The handshake's pieces (PROTOCOL §1): credentials, subprotocols, HTTP refusals.
 
 No I/O here: `reject()` builds the refusal `Response`, `credential()` finds the key
-a request carries, `select_subprotocol()` answers `token, KEY` offers.
+a request carries, `key_matches()` checks it in constant time, `select_subprotocol()`
+answers `token, KEY` offers.
 """
 
 from __future__ import annotations
 
 import email.utils
+import hmac
 import json
 from collections.abc import Sequence
 from http import HTTPStatus
@@ -15,7 +17,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Response
 from websockets.typing import Subprotocol
 
-__all__ = ["credential", "reject", "select_subprotocol"]
+__all__ = ["AmbiguousCredentialError", "credential", "key_matches", "reject", "select_subprotocol"]
 
 # PROTOCOL §1: realistic rejection bodies (err_code, err_msg) by status.
 _REJECTIONS: dict[int, tuple[str, str]] = {
@@ -50,9 +52,20 @@ def offered_subprotocols(headers: Headers) -> list[str]:
     ]
 
 
+class AmbiguousCredentialError(ValueError):
+    """The request carries more than one Authorization header: answered 400, not guessed."""
+
+
 def credential(headers: Headers) -> str | None:
-    """The API key or token a request carries (PROTOCOL §1), or None."""
-    auth = headers.get("Authorization")
+    """The API key or token a request carries (PROTOCOL §1), or None.
+
+    Raises AmbiguousCredentialError for repeated Authorization headers (which one
+    would count is anyone's guess; websockets' `get()` raises on them).
+    """
+    values = headers.get_all("Authorization")
+    if len(values) > 1:
+        raise AmbiguousCredentialError("more than one Authorization header")
+    auth = values[0] if values else None
     if auth:
         scheme, _, key = auth.strip().partition(" ")
         if scheme.lower() in ("token", "bearer") and key.strip():
@@ -61,6 +74,17 @@ def credential(headers: Headers) -> str | None:
     if len(offered) >= 2 and offered[0].lower() in ("token", "bearer"):
         return offered[1]
     return None
+
+
+def key_matches(given: str | None, keys: Sequence[str]) -> bool:
+    """Is `given` one of `keys`? Compared in constant time, every key checked (issue 11 §4)."""
+    if given is None:
+        return False
+    data = given.encode("utf-8", "surrogateescape")
+    found = False
+    for key in keys:
+        found |= hmac.compare_digest(data, key.encode("utf-8", "surrogateescape"))
+    return found
 
 
 def reject(request_id: str, status: int, message: str | None = None) -> tuple[Response, str]:

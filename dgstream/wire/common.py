@@ -270,8 +270,19 @@ class UnhandledResponse(_Response):
         return loaded if isinstance(loaded, dict) else {"type": self.type, "raw": self.raw}
 
 
+#: Characters of a bad text frame echoed back in its SchemaError (issue 11 §2: bounded).
+SCHEMA_ECHO = 1024
+
+
 def schema_error(reason: str, text: str) -> ErrorResponse:
-    """PROTOCOL §3: the in-band error for a text frame the server cannot read."""
+    """PROTOCOL §3: the in-band error for a text frame the server cannot read.
+
+    The frame is echoed up to SCHEMA_ECHO characters: a client may send megabytes.
+    """
+    if len(reason) > 200:
+        reason = reason[:200] + "..."
+    if len(text) > SCHEMA_ECHO:
+        text = f"{text[:SCHEMA_ECHO]}... [{len(text)} characters]"
     return ErrorResponse(
         description=f"Could not deserialize last text message: {reason}",
         message=text,

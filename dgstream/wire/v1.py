@@ -153,6 +153,8 @@ def parse_control(text: str) -> Control | ErrorResponse:
         obj = json.loads(text)
     except ValueError as exc:
         return schema_error(str(exc), text)
+    except RecursionError:  # deeply nested JSON: an answer, not a crash (issue 11 §3)
+        return schema_error("recursion limit exceeded (nested too deeply)", text)
     if not isinstance(obj, dict):
         return schema_error("invalid type: expected a JSON object", text)
     kind = obj.get("type")
@@ -161,7 +163,8 @@ def parse_control(text: str) -> Control | ErrorResponse:
     parser = _CONTROLS.get(kind) if isinstance(kind, str) else None
     if parser is None:
         expected = ", ".join(f"`{t}`" for t in CONTROL_TYPES)
-        return schema_error(f"unknown variant `{kind}`, expected one of {expected}", text)
+        shown = str(kind)[:64] if isinstance(kind, (str, int, float)) else type(kind).__name__
+        return schema_error(f"unknown variant `{shown}`, expected one of {expected}", text)
     control = parser(obj)
     return schema_error(control, text) if isinstance(control, str) else control
 

@@ -373,6 +373,8 @@ def parse_control(text: str) -> Control | FluxErrorResponse:
         obj = json.loads(text)
     except ValueError as exc:
         return _schema_error(str(exc))
+    except RecursionError:  # deeply nested JSON: an answer, not a crash (issue 11 §3)
+        return _schema_error("recursion limit exceeded (nested too deeply)")
     if not isinstance(obj, dict):
         return _schema_error("invalid type: expected a JSON object")
     kind = obj.get("type")
@@ -383,6 +385,7 @@ def parse_control(text: str) -> Control | FluxErrorResponse:
     parser = _CONTROLS.get(kind) if isinstance(kind, str) else None
     if parser is None:
         expected = ", ".join(f"`{t}`" for t in CONTROL_TYPES)
-        return _schema_error(f"unknown variant `{kind}`, expected one of {expected}")
+        shown = str(kind)[:64] if isinstance(kind, (str, int, float)) else type(kind).__name__
+        return _schema_error(f"unknown variant `{shown}`, expected one of {expected}")
     control = parser(obj)
     return _schema_error(control) if isinstance(control, str) else control
