@@ -109,6 +109,12 @@ def test_example_runs(command: str, server: Any, workdir: Path) -> None:
         done = subprocess.run(["bash", "-c", command], cwd=workdir, env=env, capture_output=True)
         assert done.returncode in (0, 5)  # 5: no input device on this machine (said so)
         return
+    if command.startswith("dgstream config show"):
+        done = subprocess.run(["bash", "-c", command], cwd=workdir, env=env, capture_output=True)
+        assert done.returncode == 0, done.stderr.decode()
+        assert f"{server.url}" in done.stdout.decode()  # the url, from DEEPGRAM_HOST
+        assert "(environment DEEPGRAM_HOST)" in done.stdout.decode()
+        return
     if command.startswith("dgstream serve"):
         proc = subprocess.Popen(
             ["bash", "-c", f"exec {command} --port 0"],

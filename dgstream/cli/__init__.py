@@ -27,6 +27,9 @@ _LAZY = {
     "OutputFormat": "dgstream.cli.flags",
 }
 
+#: The modules that define commands (each registers its own on `app`).
+COMMAND_MODULES = ("dgstream.cli.commands", "dgstream.cli.account")
+
 if TYPE_CHECKING:
     from .app import app, raw_main
     from .flags import Encoding, EngineName, FileFormat, OutputFormat
@@ -40,10 +43,16 @@ def main() -> NoReturn:
 
         print(f"dgstream {__version__}")
         sys.exit(0)
-    from . import commands  # noqa: F401 - registers the commands on `app`
+    _register()
     from .app import main as app_main
 
     app_main()
+
+
+def _register() -> None:
+    """Import the modules whose commands register themselves on `app`."""
+    for module in COMMAND_MODULES:
+        importlib.import_module(module)
 
 
 def __getattr__(name: str) -> Any:
@@ -51,7 +60,7 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'dgstream.cli' has no attribute {name!r}")
     if module == "dgstream.cli.app":
-        importlib.import_module("dgstream.cli.commands")  # registers the commands on `app`
+        _register()
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value

@@ -172,8 +172,9 @@ def prepare(request: StreamRequest) -> Session:
         api_key = None  # the local server needs none, and a real key must not go to it
     if not api_key and not url and not os.environ.get("DEEPGRAM_ACCESS_TOKEN"):
         raise NoCredentialsError(
-            "no API key: set DEEPGRAM_API_KEY or pass --api-key (or put api_key in the "
-            "config file);\nfor a local server pass --url ws://127.0.0.1:8765, or use --local"
+            "no API key: run `dgstream login` (a key comes from https://console.deepgram.com), "
+            "set DEEPGRAM_API_KEY or pass --api-key;\nor transcribe offline with --local, or "
+            "use a server of your own with --url ws://127.0.0.1:8765"
         )
     output_format = None
     if request.output is not None:
