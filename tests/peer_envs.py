@@ -26,7 +26,16 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["JS_SDK", "PEERS", "PY_SDK", "js_sdk5", "python_sdk7"]
+__all__ = [
+    "JS_SDK",
+    "LIVEKIT",
+    "PEERS",
+    "PY_SDK",
+    "js_sdk5",
+    "livekit",
+    "python_env",
+    "python_sdk7",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = Path(__file__).resolve().parent / "peers"
@@ -34,6 +43,8 @@ PEERS = Path(__file__).resolve().parent / "peers"
 PY_SDK = "deepgram-sdk>=7.17,<8"
 #: The newest JS SDK 5.x.
 JS_SDK = "@deepgram/sdk@5"
+#: LiveKit's Deepgram plugin (STTv2 is its Flux client).
+LIVEKIT = "livekit-plugins-deepgram"
 
 #: What pip and npm print when the package index cannot be reached.
 _OFFLINE = (
@@ -82,21 +93,37 @@ def _install(cmd: list[str], what: str, cwd: Path | None = None) -> None:
     pytest.fail(f"installing {what} failed ({' '.join(cmd)}):\n{output[-3000:]}")
 
 
-def python_sdk7() -> Path:
-    """The Python of a virtual environment with the newest deepgram-sdk 7.x."""
-    target = cache_dir() / "python-sdk7"
+def python_env(name: str, requirement: str) -> Path:
+    """The Python of the virtual environment `name` with `requirement` installed."""
+    target = cache_dir() / name
     python = target / "bin" / "python"
-    with _locked(cache_dir() / "python-sdk7.lock"):
+    with _locked(cache_dir() / f"{name}.lock"):
         if (target / ".ready").exists() and python.exists():
             return python
         shutil.rmtree(target, ignore_errors=True)
         subprocess.run([sys.executable, "-m", "venv", str(target)], check=True, timeout=300)
         _install(
-            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", PY_SDK],
-            PY_SDK,
+            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", requirement],
+            requirement,
         )
-        (target / ".ready").write_text(PY_SDK + "\n")
+        (target / ".ready").write_text(requirement + "\n")
     return python
+
+
+def python_sdk7() -> Path:
+    """The Python of a virtual environment with the newest deepgram-sdk 7.x."""
+    return python_env("python-sdk7", PY_SDK)
+
+
+def livekit() -> Path:
+    """The Python of a virtual environment with LiveKit's Deepgram plugin (opt-in: about
+    400 MB in 71 packages, so only with DGSTREAM_PEER_LIVEKIT=1)."""
+    if os.environ.get("DGSTREAM_PEER_LIVEKIT") != "1":
+        pytest.skip(
+            f"{LIVEKIT} installs about 400 MB (71 packages: livekit-agents, WebRTC, PyAV, "
+            "gRPC, OpenAI, OpenTelemetry); set DGSTREAM_PEER_LIVEKIT=1 to run it"
+        )
+    return python_env("livekit", LIVEKIT)
 
 
 def js_sdk5() -> Path:
