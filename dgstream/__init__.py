@@ -38,6 +38,9 @@ _LAZY = {
     "LiveClient": "dgstream.threaded",
     "DeepgramClient": "dgstream.compat",
     "DeepgramClientOptions": "dgstream.compat",
+    "AsyncDeepgramClient": "dgstream.compat",
+    "DeepgramClientEnvironment": "dgstream.compat",
+    "EventType": "dgstream.compat",
     "DgstreamError": "dgstream.errors",
     "HandshakeError": "dgstream.errors",
     "AuthError": "dgstream.errors",
@@ -50,6 +53,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "AsyncDeepgramClient",
     "AsyncFluxClient",
     "AsyncLiveClient",
     "AuthError",
@@ -57,9 +61,11 @@ __all__ = [
     "CloseResponse",
     "ConnectError",
     "DeepgramClient",
+    "DeepgramClientEnvironment",
     "DeepgramClientOptions",
     "DgstreamError",
     "ErrorResponse",
+    "EventType",
     "FluxClient",
     "FluxEvents",
     "FluxOptions",
@@ -87,7 +93,13 @@ __all__ = [
 if TYPE_CHECKING:
     from .client import AsyncLiveClient
     from .client.flux import AsyncFluxClient
-    from .compat import DeepgramClient, DeepgramClientOptions
+    from .compat import (
+        AsyncDeepgramClient,
+        DeepgramClient,
+        DeepgramClientEnvironment,
+        DeepgramClientOptions,
+        EventType,
+    )
     from .errors import (
         AuthError,
         BadRequestError,

@@ -1,5 +1,7 @@
 """The v3 Deepgram SDK's surface (PROTOCOL §5), thin, mapping onto dgstream's two clients.
 
+`DeepgramClient` itself (client.py) serves this shape and the newest SDKs' one.
+
 deepgram = DeepgramClient(API_KEY, DeepgramClientOptions(options={"keepalive": "true"}))
 dg_connection = deepgram.listen.websocket.v("1")       # -> LiveClient (threaded)
 dg_connection = deepgram.listen.asyncwebsocket.v("1")  # -> AsyncLiveClient
@@ -12,10 +14,10 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from .client import AsyncLiveClient
-from .threaded import LiveClient
+from ..client import AsyncLiveClient
+from ..threaded import LiveClient
 
-__all__ = ["DeepgramClient", "DeepgramClientOptions"]
+__all__ = ["DeepgramClientOptions", "V3Listen"]
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
@@ -93,24 +95,13 @@ class _Versioned:
         return self._factory()
 
 
-class _Listen:
-    def __init__(self, client: DeepgramClient) -> None:
-        kwargs = client.config._client_kwargs(client.api_key)
+class V3Listen:
+    """The v3 SDK's `client.listen`: `websocket` / `asyncwebsocket` (and their older names
+    `live` / `asynclive`), each with `.v("1")` making a new client."""
+
+    def __init__(self, config: DeepgramClientOptions, api_key: str) -> None:
+        kwargs = config._client_kwargs(api_key)
         self.websocket = _Versioned(lambda: LiveClient(**kwargs))
         self.asyncwebsocket = _Versioned(lambda: AsyncLiveClient(**kwargs))
-        # Older v3 names for the same clients.
         self.live = self.websocket
         self.asynclive = self.asyncwebsocket
-
-
-class DeepgramClient:
-    """Entry point of the v3 SDK's API. `api_key` "" falls back to the config, then DEEPGRAM_API_KEY."""
-
-    def __init__(self, api_key: str = "", config: DeepgramClientOptions | None = None) -> None:
-        self.config = config or DeepgramClientOptions()
-        self.api_key = api_key or self.config.api_key or os.environ.get("DEEPGRAM_API_KEY", "")
-        self.config.api_key = self.api_key
-
-    @property
-    def listen(self) -> _Listen:
-        return _Listen(self)
