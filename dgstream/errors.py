@@ -84,14 +84,22 @@ class HandshakeError(DgstreamError):
         message: str = "",
         body: str = "",
         url: str = "",
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.status = status
+        #: The response's headers (lower-case names), as the newest SDKs' ApiError has them.
+        self.headers = dict(headers or {})
         self.dg_error = dg_error
         self.request_id = request_id
         self.message = message
         self.body = body
         self.url = url
         super().__init__(printable(self._text()))  # the server's text: inert (issue 11.5)
+
+    @property
+    def status_code(self) -> int:
+        """The newest SDKs' name for `status` (their ApiError), so code written for them works."""
+        return self.status
 
     def _text(self) -> str:
         what = self.message or self.dg_error or "no message"
@@ -165,6 +173,7 @@ def handshake_error(
         message=message,
         body=text[:2000],
         url=url,
+        headers={k: v for k, v in headers.items() if k not in ("authorization", "set-cookie")},
     )
 
 

@@ -182,9 +182,11 @@ class ThreadedStream:
 
     face: ClassVar[type[Any]]
 
-    def __init__(self, api_key: str | None = None, **settings: Any) -> None:
+    def __init__(
+        self, api_key: str | None = None, *, _config: ClientConfig | None = None, **settings: Any
+    ) -> None:
         #: The settings, read once (environment fallbacks included).
-        self.config = ClientConfig.from_settings(api_key, **settings)
+        self.config = _config or ClientConfig.from_settings(api_key, **settings)
         self._handlers: list[tuple[Any, Handler]] = []
         self._client: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -370,7 +372,13 @@ class LiveClient(ThreadedStream):
 
     if TYPE_CHECKING:
 
-        def __init__(self, api_key: str | None = None, **settings: Unpack[Settings]) -> None: ...
+        def __init__(
+            self,
+            api_key: str | None = None,
+            *,
+            _config: ClientConfig | None = None,
+            **settings: Unpack[Settings],
+        ) -> None: ...
 
         def start(
             self,
@@ -400,7 +408,13 @@ class FluxClient(ThreadedStream):
 
     if TYPE_CHECKING:
 
-        def __init__(self, api_key: str | None = None, **settings: Unpack[Settings]) -> None: ...
+        def __init__(
+            self,
+            api_key: str | None = None,
+            *,
+            _config: ClientConfig | None = None,
+            **settings: Unpack[Settings],
+        ) -> None: ...
 
         def start(
             self,

@@ -141,8 +141,7 @@ class _SyncListen(_Listen):
     def connect(self, *, model: str, **params: Any) -> Iterator[Any]:
         """Connect and yield the socket; on leaving: CloseStream and the last results."""
         config, options, extra = self._prepare({"model": model, **params})
-        client = self.client()
-        client.config = config  # the settings of this DeepgramClient, no environment fallbacks
+        client = self.client(_config=config)  # this DeepgramClient's settings, no env fallbacks
         socket = self.socket(client)
         client.start(options, extra)
         try:
