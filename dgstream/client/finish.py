@@ -1,4 +1,6 @@
-"""Finishing a stream (PROTOCOL §3): CloseStream, then the last results and the close.
+"""How a stream ends (PROTOCOL §3), and how an idle one stays open.
+
+`closed()` records why the socket closed for good and ends the stream.
 
 `finish()` waits as long as the server makes progress (its messages settle more
 audio) and gives up after `finish_timeout` seconds without any. Giving up is bounded
@@ -13,13 +15,17 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from ..notices import FinishTimedOut
+from ..errors import DgstreamError, StreamClosedError
+from ..notices import FinishTimedOut, StreamClosed
+from .connection import close_of
 from .state import State
 
 if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
+
     from .stream import Stream
 
-__all__ = ["finish_stream"]
+__all__ = ["closed", "finish_stream", "keepalive"]
 
 log = logging.getLogger("dgstream")
 
@@ -87,3 +93,43 @@ async def _give_up(stream: Stream, run: asyncio.Task[None]) -> None:
     await asyncio.wait({run}, timeout=CLOSE_GRACE)
     if not run.done():
         run.cancel()
+
+
+def closed(stream: Stream, ws: ClientConnection) -> None:
+    """The socket is closed for good: record why, report an abnormal close, end."""
+    stream.close_code, stream.close_reason = close_of(ws)
+    code, reason = stream.close_code, stream.close_reason
+    clean = code == 1000 or (stream.state is State.CLOSING and code == 1005)
+    if not clean:
+        stream.close_error = StreamClosedError(code, reason)
+        log.debug("connection closed: %s", stream.close_error)
+        stream._notice(
+            StreamClosed(
+                description=stream.close_error.explanation,
+                message=reason or f"close code {code}",
+                exception=stream.close_error,
+            )
+        )
+    stream._cancel_tasks()
+    stream._end(clean)
+
+
+async def keepalive(stream: Stream) -> None:
+    """PROTOCOL §3: KeepAlive once nothing was sent for `keepalive_interval` seconds."""
+    loop = asyncio.get_running_loop()
+    text = stream.api.keepalive
+    assert text is not None
+    while stream.state in (State.OPEN, State.RECONNECTING):
+        if stream.state is State.RECONNECTING:
+            await stream._calm.wait()
+            continue
+        delay = stream._last_send + stream.config.keepalive_interval - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+            continue
+        try:
+            await stream._send_text(text)
+        except DgstreamError:
+            if stream.config.reconnect is None:
+                return
+            await asyncio.sleep(0.05)  # a reconnect is about to start

@@ -31,13 +31,12 @@ from ..notices import (
     OpenResponse,
     ReceiveFailed,
     StartFailed,
-    StreamClosed,
 )
 from ..replay import ReconnectHistory, ReconnectPolicy, ReplayBuffer, retryable_close
 from .config import ClientConfig, build_url
 from .connection import close_of, connect, send_frame
 from .events import Handler, Handlers, Outlet
-from .finish import finish_stream
+from .finish import closed, finish_stream, keepalive
 from .reconnect import keep, make_room
 from .state import Lifecycle, State
 
@@ -207,7 +206,7 @@ class Stream:
         self._notice(OpenResponse(request_id=self.request_id, url=self.url))
         self._run_task = asyncio.create_task(self._run(), name="dgstream-receive")
         if config.keepalive and self.api.keepalive is not None:
-            self._tasks.append(asyncio.create_task(self._keepalive(), name="dgstream-keepalive"))
+            self._tasks.append(asyncio.create_task(keepalive(self), name="dgstream-keepalive"))
 
     def _adopt(self, ws: ClientConnection) -> None:
         """Make `ws` the stream's connection."""
@@ -245,7 +244,7 @@ class Stream:
                 break
             if not await reconnect(self, policy, self._replay, code, reason):
                 return
-        self._closed(ws)
+        closed(self, ws)
 
     async def _receive(self, ws: ClientConnection) -> None:
         loop = asyncio.get_running_loop()
@@ -281,48 +280,10 @@ class Stream:
     def _observe(self, event: Any) -> None:
         """A face's look at each server message before delivery (v1's auto-flush)."""
 
-    def _closed(self, ws: ClientConnection) -> None:
-        """The socket is closed for good: record why, report an abnormal close, end."""
-        self.close_code, self.close_reason = close_of(ws)
-        reason = self.close_reason
-        clean = self.close_code == 1000 or (self.state is State.CLOSING and self.close_code == 1005)
-        if not clean:
-            self.close_error = StreamClosedError(self.close_code, reason)
-            log.debug("connection closed: %s", self.close_error)
-            self._notice(
-                StreamClosed(
-                    description=self.close_error.explanation,
-                    message=reason or f"close code {self.close_code}",
-                    exception=self.close_error,
-                )
-            )
-        self._cancel_tasks()
-        self._end(clean)
-
     def _cancel_tasks(self) -> None:
         for task in self._tasks:
             if task is not asyncio.current_task():
                 task.cancel()
-
-    async def _keepalive(self) -> None:
-        """PROTOCOL §3: KeepAlive once nothing was sent for `keepalive_interval` seconds."""
-        loop = asyncio.get_running_loop()
-        text = self.api.keepalive
-        assert text is not None
-        while self.state in (State.OPEN, State.RECONNECTING):
-            if self.state is State.RECONNECTING:
-                await self._calm.wait()
-                continue
-            delay = self._last_send + self.config.keepalive_interval - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-                continue
-            try:
-                await self._send_text(text)
-            except DgstreamError:
-                if self.config.reconnect is None:
-                    return
-                await asyncio.sleep(0.05)  # a reconnect is about to start
 
     # -- sending ----------------------------------------------------------------------
     async def send(self, data: bytes | bytearray | memoryview | str) -> bool:
