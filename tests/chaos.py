@@ -110,8 +110,15 @@ class ChaosProxy:
                 up = asyncio.ensure_future(self._up(client, server, conn))
                 down = asyncio.ensure_future(self._down(server, client, conn))
                 await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
-                for task in (up, down, *conn.tasks):
+                for task in (up, *conn.tasks):
                     task.cancel()
+                if down.done() and server.close_code is not None:
+                    # The server ended the stream: pass its close on, as it is.
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(
+                            client.close(server.close_code, server.close_reason or ""), 2.0
+                        )
+                down.cancel()
         except (OSError, ConnectionClosed):
             pass
         finally:
