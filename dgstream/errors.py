@@ -214,12 +214,18 @@ def explain_close(code: int | None, reason: str) -> str:
 class StreamClosedError(DgstreamError):
     """The server closed the stream with an error code, or the connection was lost."""
 
-    def __init__(self, code: int | None, reason: str = "") -> None:
+    def __init__(self, code: int | None, reason: str = "", *, by_client: bool = False) -> None:
         self.code = code
         self.reason = reason
+        #: dgstream closed the connection itself (a message over its size limit, a ping
+        #: the server did not answer), not the server.
+        self.by_client = by_client
         self.explanation = explain_close(code, reason)
+        if by_client and code == 1009:
+            self.explanation = "a message from the server was larger than allowed (16 MiB)"
         detail = f" ({printable(reason)})" if reason else ""  # the server's text (issue 11.5)
-        super().__init__(f"connection closed with code {code}{detail}: {self.explanation}")
+        who = "dgstream closed the connection" if by_client else "connection closed"
+        super().__init__(f"{who} with code {code}{detail}: {self.explanation}")
 
 
 class ReconnectFailedError(StreamClosedError):

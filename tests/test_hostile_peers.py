@@ -286,3 +286,21 @@ def _feed(pipe: Any, seconds: float) -> None:
         pipe.close()
     except (BrokenPipeError, ValueError, OSError):
         pass
+
+
+def test_a_message_over_the_size_limit_is_told_as_dgstreams_close_not_the_servers() -> None:
+    from misbehaving import send_huge_message
+
+    async def main(url: str) -> AsyncLiveClient:
+        client = AsyncLiveClient(url=url)
+        await client.start(RAW)
+        async for _ in client:
+            pass
+        return client
+
+    with ws_server(send_huge_message) as url:
+        client = asyncio.run(asyncio.wait_for(main(url), 20))
+    error = client.close_error
+    assert error is not None and error.by_client and error.code == 1009
+    assert str(error).startswith("dgstream closed the connection with code 1009")
+    assert "larger than allowed (16 MiB)" in str(error)

@@ -96,6 +96,12 @@ def test_file_at_full_speed_survives_ten_drops_word_for_word(tmp_path: Path) -> 
     assert final_words(faulty.stdout.decode()) == expected  # same words, same times
     assert connections == 11
     assert faulty.stderr.decode().count("reconnected after") == 10
+    assert faulty.stderr.decode().count("nothing lost") == 10
+    # The summary counts the whole stream, not the last connection's Metadata (issue 11.6).
+    import soundfile
+
+    seconds = soundfile.info(str(talk)).duration
+    assert f"dgstream: {seconds:.1f} s of audio" in faulty.stderr.decode()
 
 
 def free_port() -> int:

@@ -514,3 +514,10 @@ def test_error_rows_cover_every_client_notice() -> None:
         assert issubclass(notice, ErrorResponse)
         routed.router.handle(notice(description=f"{notice.__name__} happened"))
     assert len(routed.router.outcome.problems) == 6
+
+
+def test_a_close_dgstream_made_itself_is_not_blamed_on_the_server() -> None:
+    exc = StreamClosedError(1009, "", by_client=True)
+    routed = route([StreamClosed(description=exc.explanation, exception=exc)])
+    assert routed.router.outcome.problems == [str(exc)]
+    assert not routed.router.outcome.problems[0].startswith("the server ended the stream")

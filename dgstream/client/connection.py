@@ -98,6 +98,14 @@ def _host(url: str) -> str:
     return urlsplit(url).netloc or url
 
 
+def closed_by_us(ws: ClientConnection) -> bool:
+    """Did this side close the connection for an error of its own (1009, a ping timeout)?"""
+    sent = ws.protocol.close_sent
+    return (
+        sent is not None and sent.code not in (1000, 1001) and not ws.protocol.close_rcvd_then_sent
+    )
+
+
 def close_of(ws: ClientConnection) -> tuple[int, str]:
     """Why a connection ended: a close this side sent first for an error of its own (1009,
     a message over the size limit), else the server's close frame, else 1006 (none)."""

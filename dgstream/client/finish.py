@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import DgstreamError, StreamClosedError
 from ..notices import FinishTimedOut, StreamClosed
-from .connection import close_of
+from .connection import close_of, closed_by_us
 from .state import State
 
 if TYPE_CHECKING:
@@ -101,7 +101,7 @@ def closed(stream: Stream, ws: ClientConnection) -> None:
     code, reason = stream.close_code, stream.close_reason
     clean = code == 1000 or (stream.state is State.CLOSING and code == 1005)
     if not clean:
-        stream.close_error = StreamClosedError(code, reason)
+        stream.close_error = StreamClosedError(code, reason, by_client=closed_by_us(ws))
         log.debug("connection closed: %s", stream.close_error)
         stream._notice(
             StreamClosed(

@@ -181,7 +181,10 @@ class Router:
 
     def _stream_closed(self, error: StreamClosed) -> None:
         self._closed_with(error.exception)
-        self.problem(f"the server ended the stream: {error.exception or error}")
+        if isinstance(error.exception, StreamClosedError) and error.exception.by_client:
+            self.problem(str(error.exception))  # dgstream closed it, not the server
+        else:
+            self.problem(f"the server ended the stream: {error.exception or error}")
 
     def _reconnect_failed(self, error: ReconnectFailed) -> None:
         self._closed_with(error.exception)

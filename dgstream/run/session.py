@@ -305,7 +305,10 @@ class Session:
         return summary_line(
             request_id=client.request_id,
             words=router.transcript.word_count,
-            metadata_duration=metadata.duration if metadata is not None else None,
+            # After a reconnect Metadata covers only the last connection: count what was sent.
+            metadata_duration=metadata.duration
+            if metadata is not None and not client.reconnects
+            else None,
             audio_seconds=self.state.audio_seconds if self.state is not None else None,
             bytes_sent=client.bytes_sent,
             interrupted=self.outcome.interrupted,
