@@ -304,3 +304,21 @@ def test_a_message_over_the_size_limit_is_told_as_dgstreams_close_not_the_server
     assert error is not None and error.by_client and error.code == 1009
     assert str(error).startswith("dgstream closed the connection with code 1009")
     assert "larger than allowed (16 MiB)" in str(error)
+
+
+def test_a_server_that_echoes_the_key_never_gets_it_shown() -> None:
+    # Issue 11.4: whatever the refusal says, the key is not in any text the client makes.
+    from misbehaving import refuse
+
+    key = "dgtest_Echo_4Jq8Zr2Lw9"
+    body = f'{{"err_code":"INVALID_AUTH","err_msg":"bad key {key}"}}'
+    hook = refuse(401, body, {"dg-error": f"key {key} refused"})
+    with ws_server(hostile.sink, process_request=hook) as url:
+        client = AsyncLiveClient(key + "\r\n", url=url)  # a CRLF key file: stripped
+        with pytest.raises(Exception) as err:
+            asyncio.run(client.start(RAW))
+    exc = err.value
+    assert getattr(exc, "status", None) == 401
+    assert key not in str(exc) and key not in repr(exc.args)
+    assert key not in getattr(exc, "body", "") and key not in getattr(exc, "dg_error", "")
+    assert "***" in str(exc)

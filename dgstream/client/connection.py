@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import logging
 import ssl
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from .._version import __version__
-from ..errors import ConnectError, handshake_error
+from ..errors import ConnectError, DgstreamError, HandshakeError, handshake_error
 from .config import redact_headers
 
 if TYPE_CHECKING:
@@ -27,7 +28,46 @@ async def connect(
     """Open the WebSocket to `url`; raises HandshakeError or ConnectError.
 
     WebSocket pings go every `ping_interval` seconds; a pong later than that closes
-    the connection 1011 "keepalive ping timeout" (a stuck network or server)."""
+    the connection 1011 "keepalive ping timeout" (a stuck network or server). The
+    credentials in `headers` never appear in an error, whatever the server echoes."""
+    try:
+        return await _connect(url, headers, open_timeout, ping_interval)
+    except (HandshakeError, ConnectError) as exc:
+        secrets = credentials(headers)
+        if secrets:
+            _scrub(exc, secrets)
+        raise
+
+
+def credentials(headers: Mapping[str, str]) -> tuple[str, ...]:
+    """The secrets in request headers: the key or token of `Authorization`."""
+    out = []
+    for name, value in headers.items():
+        if name.lower() == "authorization":
+            secret = value.split(None, 1)[-1].strip()
+            if secret:
+                out.append(secret)
+    return tuple(out)
+
+
+def _scrub(exc: DgstreamError, secrets: tuple[str, ...]) -> None:
+    """Replace every secret in an exception's text and fields by `***`."""
+
+    def clean(text: str) -> str:
+        for secret in secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    for field in ("message", "body", "dg_error"):
+        value = getattr(exc, field, None)
+        if isinstance(value, str):
+            setattr(exc, field, clean(value))
+    exc.args = tuple(clean(a) if isinstance(a, str) else a for a in exc.args)
+
+
+async def _connect(
+    url: str, headers: dict[str, str], open_timeout: float, ping_interval: float
+) -> ClientConnection:
     from websockets.asyncio.client import connect as ws_connect
     from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
 
