@@ -9,10 +9,11 @@ a `sequence_id`. Client to server: `CloseStream`, `ForceEndTurn`, `Configure`.
 
 from __future__ import annotations
 
+import builtins
 import json
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Union
+from typing import Any, TypeVar, Union
 
 from ..sanitize import printable
 from .common import (
@@ -237,72 +238,55 @@ class TurnInfo(_Response):
     from_dict = from_wire
 
 
+C = TypeVar("C", bound="_Coded")
+
+
 @dataclass(frozen=True, slots=True)
-class WarningResponse(_Response):
+class _Coded(_Response):
+    """PROTOCOL §7: a {code, description} message (Warning and Error share the shape)."""
+
+    code: str = ""
+    description: str = ""
+    sequence_id: int | None = None
+    type: str = ""
+    raw: str = field(default="", repr=False, compare=False)
+
+    def __str__(self) -> str:
+        text = f"{self.code}: {self.description}" if self.code else self.description
+        return printable(text, 500)  # server text: never raw onto a terminal
+
+    def to_wire(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"type": self.type}
+        if self.sequence_id is not None:
+            d["sequence_id"] = self.sequence_id
+        d["code"] = self.code
+        d["description"] = self.description
+        return d
+
+    @classmethod
+    def from_wire(cls: builtins.type[C], d: dict[str, Any], raw: str = "") -> C:
+        return cls(
+            code=_s(d, "code"),
+            description=_s(d, "description"),
+            sequence_id=_opt_int(d, "sequence_id"),
+            raw=raw,
+        )
+
+    from_dict = from_wire
+
+
+@dataclass(frozen=True, slots=True)
+class WarningResponse(_Coded):
     """PROTOCOL §7: a non-fatal Warning {code, description}."""
 
-    code: str = ""
-    description: str = ""
-    sequence_id: int | None = None
     type: str = "Warning"
-    raw: str = field(default="", repr=False, compare=False)
-
-    def __str__(self) -> str:
-        text = f"{self.code}: {self.description}" if self.code else self.description
-        return printable(text, 500)  # server text: never raw onto a terminal
-
-    def to_wire(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"type": self.type}
-        if self.sequence_id is not None:
-            d["sequence_id"] = self.sequence_id
-        d["code"] = self.code
-        d["description"] = self.description
-        return d
-
-    @classmethod
-    def from_wire(cls, d: dict[str, Any], raw: str = "") -> WarningResponse:
-        return cls(
-            code=_s(d, "code"),
-            description=_s(d, "description"),
-            sequence_id=_opt_int(d, "sequence_id"),
-            raw=raw,
-        )
-
-    from_dict = from_wire
 
 
 @dataclass(frozen=True, slots=True)
-class FluxErrorResponse(_Response):
+class FluxErrorResponse(_Coded):
     """PROTOCOL §7: a fatal Error {code, description}; the server closes after it."""
 
-    code: str = ""
-    description: str = ""
-    sequence_id: int | None = None
     type: str = "Error"
-    raw: str = field(default="", repr=False, compare=False)
-
-    def __str__(self) -> str:
-        text = f"{self.code}: {self.description}" if self.code else self.description
-        return printable(text, 500)  # server text: never raw onto a terminal
-
-    def to_wire(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"type": self.type}
-        if self.sequence_id is not None:
-            d["sequence_id"] = self.sequence_id
-        d["code"] = self.code
-        d["description"] = self.description
-        return d
-
-    @classmethod
-    def from_wire(cls, d: dict[str, Any], raw: str = "") -> FluxErrorResponse:
-        return cls(
-            code=_s(d, "code"),
-            description=_s(d, "description"),
-            sequence_id=_opt_int(d, "sequence_id"),
-            raw=raw,
-        )
-
-    from_dict = from_wire
 
 
 #: What a /v2 server sends, parsed (`ErrorResponse` only for frames that are not JSON).
