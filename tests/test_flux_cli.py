@@ -210,6 +210,30 @@ def test_v1_flags_with_a_v1_model_are_unchanged(server: DeepgramServer, talk: Pa
     assert "diarize=true" in log.query and "smart_format=true" in log.query
 
 
+def test_a_profile_holds_flux_keys_and_its_nova_keys_are_left_out_with_a_note(
+    server: DeepgramServer, talk: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[profiles.agent]\nmodel = "flux-general-en"\neot_threshold = 0.8\n'
+        'eot-timeout-ms = 3000\nsmart_format = true\nkeyterm = ["Deepgram"]\n'
+    )
+    args = ["file", talk, "--speed", "0", "--url", server.url, "--config", config]
+    result = run(*args, "--profile", "agent", "--format", "text")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == TURNS
+    assert sorted(parse_qsl(last(server).query)) == [
+        ("encoding", "linear16"), ("eot_threshold", "0.8"), ("eot_timeout_ms", "3000"),
+        ("keyterm", "Deepgram"), ("model", "flux-general-en"), ("sample_rate", "16000"),
+    ]  # fmt: skip
+    assert "profile agent: smart_format left out (Flux models do not take them)" in result.stderr
+    # The same profile with a Nova model on the command line: its Flux keys are left out.
+    result = run(*args, "--profile", "agent", "--model", "nova-3", "--format", "text")
+    assert result.returncode == 0, result.stderr
+    assert last(server).path == "/v1/listen" and "eot" not in last(server).query
+    assert "eot_threshold, eot_timeout_ms left out (Nova models do not take them)" in result.stderr
+
+
 # -- the live view, under a pty ---------------------------------------------------------------
 def screens(proc: PtyProcess) -> list[list[str]]:
     """Every screen the terminal showed, chunk by chunk of output."""

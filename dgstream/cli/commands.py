@@ -94,7 +94,7 @@ def mic(
     ] = None,
     push_to_talk: Annotated[
         bool,
-        option("--push-to-talk", panel=FLUX, help="Flux: your turn ends when you press "
+        option("--push-to-talk", panel=FLUX, metavar="", help="Flux: your turn ends when you press "
                "Enter (ForceEndTurn), not when the model thinks so (--eot-threshold 1.0 "
                "unless given); works with every --format."),
     ] = False,

@@ -268,7 +268,8 @@ STREAM_FLAGS: tuple[Flag, ...] = (
         min=1, metavar="SECONDS", help="Seconds of audio kept for replay."),
     # Model
     _query("model", "--model", "-m", type=Str, panel=MODEL, metavar="NAME", check=single_word,
-        help="Model, e.g. nova-3, nova-2.", shown="nova-3"),
+        help="Model, e.g. nova-3, nova-2; a flux-* model (flux-general-en) streams turns "
+        "from Flux (/v2/listen).", shown="nova-3"),
     _query("language", "--language", "-l", type=Str, panel=MODEL, metavar="LANG",
         check=language, help="BCP-47 language, e.g. en-GB, or multi."),
     _query("model_version", "--model-version", type=Str, panel=MODEL, dest="version",
