@@ -80,6 +80,15 @@ def terminal_fd(stdin_is_audio: bool) -> tuple[int, bool] | None:
     return fd, True
 
 
+def _in_background(fd: int) -> bool:
+    """Whether this process is a background job of the terminal `fd` controls: reading
+    it or changing its settings would stop the process (SIGTTIN, SIGTTOU)."""
+    try:
+        return os.tcgetpgrp(fd) != os.getpgrp()
+    except OSError:  # not our controlling terminal: no job control applies to it
+        return False
+
+
 class EnterKey:
     """Calls `on_enter()` for each Enter typed on the terminal `fd` (other keys: nothing)."""
 
@@ -92,6 +101,9 @@ class EnterKey:
 
     def start(self, loop: asyncio.AbstractEventLoop) -> bool:
         """Put the terminal in cbreak mode and read it on `loop`; False if it cannot be."""
+        if _in_background(self.fd):
+            log.debug("not reading keys: the terminal belongs to another (foreground) job")
+            return False
         try:
             import termios
 
