@@ -21,6 +21,7 @@ A missing file at the default place is not an error; a named one that is missing
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 import sys
@@ -30,11 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .options import FIELD_NAMES, LiveOptions, OptionsError, validate
+from .options import FIELD_NAMES, FluxOptions, LiveOptions, OptionsError, validate
 
 __all__ = ["Config", "Profile", "default_config_path", "find_config", "load_config"]
 
-#: Keys a profile may hold besides LiveOptions fields.
+#: FluxOptions fields a profile may hold too (PROTOCOL §7: used with a flux-* model).
+FLUX_NAMES = tuple(f.name for f in dataclasses.fields(FluxOptions))
+#: Keys a profile may hold besides LiveOptions and FluxOptions fields.
 PROFILE_EXTRAS = ("url", "api_key", "params")
 TOP_LEVEL = ("api_key", "url", "profile", "profiles")
 
@@ -141,7 +144,7 @@ def _profile(path: Path, name: str, table: Any) -> Profile:
         key = str(raw_key).replace("-", "_")
         if key in PROFILE_EXTRAS:
             extras[key] = value
-        elif key in FIELD_NAMES:
+        elif key in FIELD_NAMES or key in FLUX_NAMES:
             options[key] = value
         else:
             raise ConfigError(
@@ -149,7 +152,10 @@ def _profile(path: Path, name: str, table: Any) -> Profile:
                 "(model, language, diarize, keyterm, ...), url, api_key or params"
             )
     try:
-        validate(LiveOptions(**options))
+        validate(LiveOptions(**{k: v for k, v in options.items() if k in FIELD_NAMES}))
+        flux = {k: v for k, v in options.items() if k in FLUX_NAMES and k not in FIELD_NAMES}
+        if flux:
+            validate(FluxOptions(model="flux-general-en", **flux))
     except OptionsError as exc:
         raise ConfigError(f"{path}: {where} {exc.param}: {exc.message}") from None
     except TypeError as exc:  # pragma: no cover - LiveOptions accepts any value

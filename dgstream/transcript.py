@@ -3,6 +3,10 @@
 No I/O here. Every renderer builds on `Transcript.apply()`, which returns what changed
 so that a renderer never has to decide what is final (STYLE §6). Times are absolute
 seconds of stream audio, shifted by `offset` (for several files streamed in a row).
+
+A Flux stream's TurnInfo events (PROTOCOL §7) go to `turns.Turns`: the open turn is a
+`TurnChanged`, and an ended turn one committed Segment (its `turn` set), which is also
+one utterance.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Union
 
 from .messages import LiveResultResponse, UtteranceEndResponse, Word
+from .turns import EndedTurn, TurnChanged, Turns
+from .wire.v2 import TurnInfo
 
 __all__ = [
     "Change",
@@ -18,6 +24,7 @@ __all__ = [
     "Segment",
     "SegmentCommitted",
     "Transcript",
+    "TurnChanged",
     "UtteranceEnded",
 ]
 
@@ -34,6 +41,8 @@ class Segment:
     speaker: int | None = None
     speech_final: bool = False
     from_finalize: bool = False
+    #: The Flux turn this segment is (its `turn_index`); None on /v1.
+    turn: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +65,10 @@ class UtteranceEnded:
 
     channel: int
     end: float
-    reason: str  # "speech_final" or "utterance_end"
+    reason: str  # "speech_final", "utterance_end" or "end_of_turn"
 
 
-Change = Union[InterimChanged, SegmentCommitted, UtteranceEnded]
+Change = Union[InterimChanged, SegmentCommitted, UtteranceEnded, TurnChanged]
 
 
 def _join(words: tuple[Word, ...] | list[Word]) -> str:
@@ -82,6 +91,7 @@ class Transcript:
         self.segments: list[Segment] = []
         self._utterances: list[list[Segment]] = []
         self._channels: dict[int, _ChannelState] = {}
+        self.turns = Turns(offset)
 
     # -- queries ---------------------------------------------------------------
     @property
@@ -100,6 +110,11 @@ class Transcript:
         if not self._channels:
             return self.offset
         return min(s.transcribed_until for s in self._channels.values())
+
+    @property
+    def turn_count(self) -> int:
+        """Turns that ended (Flux)."""
+        return sum(1 for s in self.segments if s.turn is not None)
 
     @property
     def word_count(self) -> int:
@@ -135,6 +150,8 @@ class Transcript:
         """Take one event; return what changed. Events other than results are ignored."""
         if isinstance(event, LiveResultResponse):
             return self._apply_result(event)
+        if isinstance(event, TurnInfo):
+            return self._apply_turn(event)
         if isinstance(event, UtteranceEndResponse):
             channel = event.channel[0] if event.channel else 0
             return self._close_utterance(
@@ -165,6 +182,29 @@ class Transcript:
         if result.speech_final:
             changes.extend(self._close_utterance(channel, start + result.duration, "speech_final"))
         return changes
+
+    def _apply_turn(self, info: TurnInfo) -> list[Change]:
+        # PROTOCOL §7: turns are mono, so they are channel 0.
+        changes: list[Change] = []
+        state = self._state(0)
+        for item in self.turns.apply(info):
+            if isinstance(item, TurnChanged):
+                changes.append(item)
+            else:
+                changes.extend(self._commit_turn(state, item))
+        # The server has heard this far: a turn's text can still change until it ends,
+        # but the audio up to its window is transcribed (the lag shown is not waiting).
+        state.transcribed_until = max(state.transcribed_until, self.turns.heard_until)
+        return changes
+
+    def _commit_turn(self, state: _ChannelState, turn: EndedTurn) -> list[Change]:
+        text = turn.text.strip()
+        if not text:
+            return []  # a turn ended with no words (a ForceEndTurn in silence)
+        segment = Segment(0, turn.start, turn.end, text, speech_final=True, turn=turn.turn)
+        self.segments.append(segment)
+        self._utterances.append([segment])
+        return [SegmentCommitted(segment), UtteranceEnded(0, turn.end, "end_of_turn")]
 
     def _segments_of(self, result: LiveResultResponse, channel: int, start: float) -> list[Segment]:
         words = result.words

@@ -18,6 +18,7 @@ from .checks import checked, not_empty
 from .flags import (
     AUDIO,
     FAULTS,
+    FLUX,
     SERVER,
     Encoding,
     EngineName,
@@ -39,9 +40,18 @@ def command(*examples: str) -> Callable[[Callable[..., None]], Callable[..., Non
     return app.command(cls=Command, epilog=epilog)
 
 
+class NotAvailable(typer.BadParameter):
+    """A usage error about a flag that is fine but not for this model: said as it is
+    (`--diarize is not available with Flux models (flux-general-en)`), not as a bad value."""
+
+    def format_message(self) -> str:
+        return self.message
+
+
 def _run_stream(source: SourceSpec, shared: Shared, *, audio_flags: dict[str, Any]) -> NoReturn:
     """Build the request, check it (usage errors), run the session, exit with its status."""
     from ..options import OptionsError
+    from ..run.outcome import NotAvailableError
     from ..runner import StreamRequest, flag_for, prepare
 
     request = StreamRequest(
@@ -51,6 +61,8 @@ def _run_stream(source: SourceSpec, shared: Shared, *, audio_flags: dict[str, An
     )
     try:
         session = prepare(request)
+    except NotAvailableError as exc:  # the flag is fine; the model's API does not take it
+        raise NotAvailable(f"{flag_for(exc.param)} {exc.message}") from None
     except OptionsError as exc:
         raise typer.BadParameter(exc.message, param_hint=f"'{flag_for(exc.param)}'") from None
     raise typer.Exit(int(session.run()))
@@ -59,6 +71,7 @@ def _run_stream(source: SourceSpec, shared: Shared, *, audio_flags: dict[str, An
 @command(
     "dgstream mic",
     "dgstream mic --device 2 --language en-GB --diarize --output talk.srt",
+    "dgstream mic --model flux-general-en --push-to-talk",
 )
 @stream_command
 def mic(
@@ -79,13 +92,19 @@ def mic(
         option("--channels", "-c", panel=AUDIO, min=1, metavar="N",
                help="Capture channels.", shown="1"),
     ] = None,
+    push_to_talk: Annotated[
+        bool,
+        option("--push-to-talk", panel=FLUX, metavar="", help="Flux: your turn ends when you press "
+               "Enter (ForceEndTurn), not when the model thinks so (--eot-threshold 1.0 "
+               "unless given); works with every --format."),
+    ] = False,
     shared: Shared,
 ) -> None:  # fmt: skip
     """Transcribe the microphone live. Ctrl-C stops and prints the last results."""
     from ..runner import SourceSpec
 
     _run_stream(
-        SourceSpec("mic", device=device),
+        SourceSpec("mic", device=device, push_to_talk=push_to_talk),
         shared,
         audio_flags={"sample_rate": sample_rate, "channels": channels},
     )

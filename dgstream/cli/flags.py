@@ -1,11 +1,14 @@
 """The streaming flags of mic, stdin, file, url and demo: one table, one row per flag.
 
 A row (`Flag`) carries the Typer parameter (names, panel, help, metavar, type), its
-default, and where its value goes: a LiveOptions field (`to="query"`: it lands in
-`StreamRequest.flags` and from there in the query string, PROTOCOL §2) or a
-`StreamRequest` attribute (`to="request"`). The commands' signatures, the defaults,
-the LiveOptions flags and the `StreamRequest(**...)` keywords are all built from
-`STREAM_FLAGS`, so a new flag is one row.
+default, and where its value goes: an options field of the stream's query (it lands
+in `StreamRequest.flags` and from there in the query string): `to="query"` a
+LiveOptions field (PROTOCOL §2; a Flux stream takes it too when FluxOptions has the
+same field), `to="flux"` a FluxOptions field only (PROTOCOL §7); or a `StreamRequest`
+attribute (`to="request"`). The commands' signatures, the defaults, the options flags
+and the `StreamRequest(**...)` keywords are all built from `STREAM_FLAGS`, so a new
+flag is one row. Which flags a model's API refuses is not written here: the API's
+options class says (`run.api`), and `prepare()` refuses them.
 
 The LiveOptions fields that describe raw audio (`SOURCE_FIELDS`) are not rows: each
 source command declares them itself with its own help (a microphone's capture rate is
@@ -62,6 +65,7 @@ FORMATTING = "Formatting"
 TIMING = "Results and endpointing"
 SPEAKERS = "Speakers and channels"
 KEYWORDS = "Keywords and search"
+FLUX = "Flux (turn detection)"
 REQUEST = "Request"
 AUDIO = "Audio input"
 OUTPUT = "Output"
@@ -112,6 +116,7 @@ def option(*names: str, panel: str, help: str, shown: str | None = None, **kw: A
 
 Str = Union[str, None]
 Int = Union[int, None]
+Float = Union[float, None]
 Bool = Union[bool, None]
 Strs = Union[list[str], None]
 File = Union[Path, None]
@@ -122,7 +127,7 @@ class Flag:
     """One streaming flag: its Typer parameter, where its value goes, and its default.
 
     `to="query"`: the value is the LiveOptions field `dest` (None: not given, so the
-    profile or the default decides). `to="request"`: it is the `StreamRequest`
+    profile or the default decides); `to="flux"`: the FluxOptions field `dest`. `to="request"`: it is the `StreamRequest`
     attribute `dest`, and `default` is that attribute's default. `shown` names a
     default decided elsewhere (nova-3 is the runner's). `check` refuses a bad value
     as a usage error (a text value is at least `not_empty`); `convert` turns the
@@ -134,7 +139,7 @@ class Flag:
     type: Any
     panel: str
     help: str
-    to: Literal["query", "request"]
+    to: Literal["query", "flux", "request"]
     dest: str
     default: Any = None
     metavar: str | None = None
@@ -179,13 +184,25 @@ class Flag:
 def _query(
     param: str, *names: str, type: Any, panel: str, help: str, dest: str | None = None,
     metavar: str | None = None, shown: str | None = None, check: Check | None = None,
-    convert: Callable[[Any], Any] | None = None, **kw: Any,
+    convert: Callable[[Any], Any] | None = None, to: Literal["query", "flux"] = "query",
+    **kw: Any,
 ) -> Flag:  # fmt: skip
-    """A row whose value is the LiveOptions field `dest` (default: the parameter's name)."""
+    """A row whose value is the options field `dest` (default: the parameter's name)."""
     return Flag(
         param, names or (f"--{param.replace('_', '-')}",), type, panel, help,
-        to="query", dest=dest or param, metavar=metavar, shown=shown, check=check,
+        to=to, dest=dest or param, metavar=metavar, shown=shown, check=check,
         convert=convert, typer_options=kw,
+    )  # fmt: skip
+
+
+def _flux(
+    param: str, *, type: Any, help: str, metavar: str, shown: str | None = None,
+    check: Check | None = None,
+) -> Flag:  # fmt: skip
+    """A row whose value is the FluxOptions field of the same name (PROTOCOL §7)."""
+    return _query(
+        param, type=type, panel=FLUX, help=help, metavar=metavar, shown=shown, check=check,
+        to="flux",
     )  # fmt: skip
 
 
@@ -251,7 +268,8 @@ STREAM_FLAGS: tuple[Flag, ...] = (
         min=1, metavar="SECONDS", help="Seconds of audio kept for replay."),
     # Model
     _query("model", "--model", "-m", type=Str, panel=MODEL, metavar="NAME", check=single_word,
-        help="Model, e.g. nova-3, nova-2.", shown="nova-3"),
+        help="Model, e.g. nova-3, nova-2; a flux-* model (flux-general-en) streams turns "
+        "from Flux (/v2/listen).", shown="nova-3"),
     _query("language", "--language", "-l", type=Str, panel=MODEL, metavar="LANG",
         check=language, help="BCP-47 language, e.g. en-GB, or multi."),
     _query("model_version", "--model-version", type=Str, panel=MODEL, dest="version",
@@ -297,6 +315,17 @@ STREAM_FLAGS: tuple[Flag, ...] = (
         help="Keyword to boost (nova-2 and older). Repeatable."),
     _query("search", type=Strs, panel=KEYWORDS, metavar="TERM",
         help="Search for a term in the audio. Repeatable."),
+    # Flux (a flux-* model: /v2/listen, PROTOCOL §7)
+    _flux("eot_threshold", type=Float, metavar="0.5-1.0", shown="0.7 (the server's)",
+        help="How sure the model must be that a turn has ended before it ends it (1.0: "
+        "only --eot-timeout-ms ends a turn)."),
+    _flux("eager_eot_threshold", type=Float, metavar="0.3-0.9",
+        help="Send an early (eager) end of turn at this confidence, which then resumes or "
+        "ends; off unless given."),
+    _flux("eot_timeout_ms", type=Int, metavar="MS", shown="5000 (the server's)",
+        help="End a turn after this much silence, whatever the model thinks."),
+    _flux("language_hint", type=Strs, metavar="LANG", check=language,
+        help="A language the speech is likely in (flux-general-multi). Repeatable."),
     # Request
     _query("tag", type=Strs, panel=REQUEST, metavar="TAG", help="Usage tag. Repeatable."),
     _query("extra", type=Strs, panel=REQUEST, metavar="KEY:VALUE", check=key_value,
@@ -336,8 +365,9 @@ class Shared:
     values: dict[str, Any]
 
     def query_flags(self) -> dict[str, Any]:
-        """LiveOptions fields, by field name, as given on the command line (None: not given)."""
-        return {f.dest: f.value(self.values[f.param]) for f in STREAM_FLAGS if f.to == "query"}
+        """Options fields (LiveOptions, and FluxOptions' own), by field name, as given on the
+        command line (None: not given)."""
+        return {f.dest: f.value(self.values[f.param]) for f in STREAM_FLAGS if f.to != "request"}
 
     def request_fields(self) -> dict[str, Any]:
         """`StreamRequest` keywords; a flag not given is left out, so its default applies."""

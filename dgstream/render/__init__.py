@@ -15,13 +15,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Union
 
-from ..messages import ServerEvent
+from ..messages import ServerEvent as V1Event
 from ..sanitize import seconds as finite_seconds
 from ..transcript import Change, Segment
+from ..wire.v2 import ServerEvent as V2Event
+
+#: A server message of either API (/v1 results, /v2 turns): what `message()` receives.
+ServerEvent = Union[V1Event, V2Event]
 
 __all__ = [
     "Renderer",
+    "ServerEvent",
     "SessionState",
     "clock",
     "line_labels",
@@ -71,6 +77,10 @@ class SessionState:
     #: Input level 0..1 (mic only) and input overflows.
     level: float | None = None
     overflows: int = 0
+    #: The stream is made of turns (Flux): the status line shows the turn, not the lag.
+    turns: bool = False
+    #: Enter ends the turn (the terminal's keys are read).
+    keys: bool = False
 
     @property
     def lag(self) -> float | None:

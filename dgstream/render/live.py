@@ -1,5 +1,11 @@
 """The live view: finals scroll up, the interim line and a status line update in place.
 
+On a Flux stream (PROTOCOL §7) the open turn is the line that updates in place; an
+eager end of turn shows dim and marked until the turn resumes or ends; an ended turn
+scrolls up with its number and time; the status line shows the turn's state and the
+model's end-of-turn confidence instead of the lag (a turn's text is not final until
+it ends, so "lag" would only count the turn still open).
+
 Built on rich's `Live` the way `rich.progress` is (STYLE §6): the view keeps state
 under a lock and a `Live` draws it at most `REFRESH_PER_SECOND` times a second from
 rich's refresh thread, skipping the redraw when nothing it shows has changed (the
@@ -18,7 +24,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Union
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -27,7 +33,8 @@ from rich.text import Text
 from ..sanitize import printable
 from ..sanitize import seconds as finite_seconds
 from ..transcript import Change, InterimChanged, Segment, SegmentCommitted
-from . import Renderer, SessionState, line_labels
+from ..turns import TurnChanged, TurnState
+from . import Renderer, SessionState, clock, line_labels
 
 __all__ = ["REFRESH_PER_SECOND", "LiveView", "level_meter", "speaker_style", "status_clock"]
 
@@ -50,6 +57,19 @@ _PROBLEM_CHARS = 300
 
 #: How the live view styles each kind of line label (speakers get a colour each).
 _LABEL_STYLES = {"time": "dim", "channel": "bold"}
+
+#: The open turn's line and the status line's turn part, by the turn's state: (marker,
+#: text style, status words, status style). An eager end is dim and marked (issue 13).
+_TURN_STYLES: dict[TurnState, tuple[str, str, str, str]] = {
+    TurnState.OPEN: ("▸", "italic", "speaking", "green"),
+    TurnState.EAGER: ("⏸", "dim italic", "eager end", "yellow"),
+    TurnState.ENDED: ("", "", "ended", "dim"),
+}
+
+
+def _unit(x: float) -> float:
+    """`x` within 0..1 (nan: 0): a confidence as the server should have sent it."""
+    return min(1.0, max(0.0, x)) if x == x else 0.0
 
 
 def speaker_style(speaker: int) -> str:
@@ -83,11 +103,15 @@ def level_meter(level: float, width: int = 8) -> str:
     return out
 
 
-#: What the live region shows, as plain values: interim lines, problems, status parts.
+#: The open turn as plain values: (turn, state, text, start), or None.
+TurnLine = Union[tuple[int, TurnState, str, float], None]
+#: What the live region shows, as plain values: interim lines, problems, status parts,
+#: the open turn.
 Snapshot = tuple[
     tuple[tuple[int, tuple[str, float]], ...],
     tuple[str, ...],
     tuple[tuple[tuple[str, str], ...], str],
+    TurnLine,
 ]
 
 
@@ -146,6 +170,8 @@ class LiveView(Renderer):
         self._lock = threading.Lock()
         self._interim: dict[int, tuple[str, float]] = {}
         self._problems: list[str] = []
+        #: The latest turn (Flux), its text made printable.
+        self._turn: TurnChanged | None = None
         self._live: Live | None = None
 
     # -- Renderer ------------------------------------------------------------------
@@ -173,7 +199,15 @@ class LiveView(Renderer):
                         self._interim[change.channel] = (text, change.start)
                     else:
                         self._interim.pop(change.channel, None)
+            elif isinstance(change, TurnChanged):
+                with self._lock:
+                    self._turn = change
             elif isinstance(change, SegmentCommitted) and printable(change.segment.text).strip():
+                # Redraw the region first: the print repeats the region as last drawn, and
+                # that would show the text again below its committed line until the next
+                # refresh (the turn or interim line this change just cleared).
+                if self._live is not None:
+                    self._live.refresh()
                 self.console.print(self.final_line(change.segment))
 
     def problem(self, text: str) -> None:
@@ -203,9 +237,34 @@ class LiveView(Renderer):
         return text
 
     def final_line(self, segment: Segment) -> Text:
-        """A committed segment as printed above the live region."""
-        line = self._labels(segment.start, segment.channel, segment.speaker)
+        """A committed segment as printed above the live region; an ended turn always
+        with its time and number (`[00:02.5] Turn 1: the words`)."""
+        if segment.turn is not None:
+            line = Text()
+            line.append(f"[{clock(segment.start)}] ", style="dim")
+            line.append(f"Turn {segment.turn}: ", style="bold")
+        else:
+            line = self._labels(segment.start, segment.channel, segment.speaker)
         line.append(printable(segment.text).strip())
+        return line
+
+    def turn_line(self, turn: TurnLine) -> Text | None:
+        """The open turn's line (None when no turn is open): marked, eager ones dim."""
+        if turn is None:
+            return None
+        index, state, text, start = turn
+        marker, style, _, _ = _TURN_STYLES[state]
+        if state is TurnState.ENDED:
+            return None
+        line = Text()
+        if self.timestamps:
+            line.append(f"[{clock(start)}] ", style="dim")
+        line.append(
+            f"Turn {index} {marker} ", style="bold dim" if state is TurnState.EAGER else "bold"
+        )
+        line.append(text or "…", style=style)
+        if state is TurnState.EAGER:
+            line.append("  (end of turn?)", style="dim")
         return line
 
     def status_lines(self) -> tuple[Text, Text]:
@@ -220,7 +279,9 @@ class LiveView(Renderer):
             parts.append((f"{status_clock(s.audio_seconds)} sent", ""))
         else:
             parts.append((f"{s.bytes_sent / 1024:.0f} KiB sent", ""))
-        lag = s.lag
+        lag = None if s.turns else s.lag
+        if s.turns:
+            parts.extend(self._turn_status())
         if lag is not None and s.state in ("streaming", "finishing"):
             # In half seconds: in tenths it changed with every chunk sent, and so did the view.
             lag = round(finite_seconds(lag) * 2) / 2
@@ -229,10 +290,26 @@ class LiveView(Renderer):
             parts.append((f"level {level_meter(s.level)}", "green"))
         if s.overflows:
             parts.append((f"{s.overflows} overflows", "bold yellow"))
+        if s.keys:
+            parts.append(("Enter ends the turn", "dim"))
         details = [x for x in (s.source, s.model) if x]
         if s.request_id:
             details.append(f"request {s.request_id}")  # from the server's handshake
         return tuple(parts), printable(" │ ".join(details))
+
+    def _turn_status(self) -> list[tuple[str, str]]:
+        """The status line's turn part: which turn, its state, the end-of-turn confidence."""
+        with self._lock:
+            turn = self._turn
+        if turn is None:
+            return [("waiting for speech", "dim")]
+        _, _, words, style = _TURN_STYLES[turn.state]
+        parts = [(f"turn {turn.turn} {words}", style)]
+        if turn.state is not TurnState.ENDED:
+            # In twentieths: it moves with the model, not with every Update's rounding.
+            confidence = round(_unit(turn.confidence) * 20) / 20
+            parts.append((f"end of turn {confidence:.2f}", ""))
+        return parts
 
     @staticmethod
     def _status_text(status: tuple[tuple[tuple[str, str], ...], str]) -> tuple[Text, Text]:
@@ -249,11 +326,16 @@ class LiveView(Renderer):
         with self._lock:
             interim = tuple(sorted(self._interim.items()))
             problems = tuple(self._problems[-3:])
-        return interim, problems, self._status()
+            t = self._turn
+            turn: TurnLine = (t.turn, t.state, printable(t.text), t.start) if t else None
+        return interim, problems, self._status(), turn
 
     def _draw(self, snapshot: Snapshot) -> RenderableType:
-        interim, problems, status = snapshot
+        interim, problems, status, turn = snapshot
         rows: list[RenderableType] = []
+        turn_line = self.turn_line(turn)
+        if turn_line is not None:
+            rows.append(turn_line)
         for channel, (text, start) in interim:
             line = self._labels(start, channel, None)
             line.append(text, style="dim italic")

@@ -23,12 +23,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from ..messages import ErrorResponse, ServerEvent, UnhandledResponse
+from ..messages import ErrorResponse, UnhandledResponse
 from ..outputs import FILE_FORMATS, OUTPUT_FORMATS, load_renderer
 from ..sanitize import CONTROL_CHARS, printable
 from ..sanitize import seconds as finite_seconds
 from ..transcript import Change, Segment, SegmentCommitted
-from . import Renderer, segment_labels
+from . import Renderer, ServerEvent, segment_labels
 
 __all__ = [
     "FORMATS",

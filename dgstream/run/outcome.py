@@ -23,6 +23,7 @@ from ..status import ExitStatus
 __all__ = [
     "LocalUnavailableError",
     "NoCredentialsError",
+    "NotAvailableError",
     "Outcome",
     "OutputError",
     "error_lines",
@@ -39,6 +40,11 @@ class NoCredentialsError(DgstreamError):
 
 class LocalUnavailableError(DgstreamError):
     """`--local` needs the offline engine, which is not installed."""
+
+
+class NotAvailableError(OptionsError):
+    """A flag the model's API does not take (`--diarize` with a Flux model): a usage
+    error whose message follows the flag (`--diarize is not available with ...`)."""
 
 
 class OutputError(DgstreamError):
@@ -93,6 +99,8 @@ def error_lines(exc: BaseException) -> list[str]:
         return [f"dgstream: audio: {first}", *([rest] if rest else [])]
     if isinstance(exc, ConfigError):
         return [f"dgstream: config: {text}"]
+    if isinstance(exc, NotAvailableError):
+        return [f"dgstream: {flag_for(exc.param)} {exc.message}"]
     if isinstance(exc, OptionsError):
         return [f"dgstream: invalid value for {flag_for(exc.param)}: {exc.message}"]
     if isinstance(exc, DgstreamError):
@@ -172,9 +180,11 @@ def summary_line(
     audio_seconds: float | None,
     bytes_sent: int,
     interrupted: bool,
+    turns: int | None = None,
 ) -> str:
     """`dgstream: 12.3 s of audio, 45 words, request id …`: the server's own count of the
-    audio when it sent one (Metadata), else what was sent."""
+    audio when it sent one (Metadata), else what was sent; a Flux stream's also counts
+    its turns (`45 words in 6 turns`)."""
     if metadata_duration is not None and metadata_duration > 0:
         audio = f"{metadata_duration:.1f} s of audio"
     elif audio_seconds is not None:
@@ -182,7 +192,8 @@ def summary_line(
     else:
         audio = f"{bytes_sent / 1024:.0f} KiB of audio"
     extra = ", interrupted" if interrupted else ""
+    in_turns = f" in {turns} turn{'s' if turns != 1 else ''}" if turns is not None else ""
     return (
-        f"dgstream: {audio}, {words} word{'s' if words != 1 else ''}, "
+        f"dgstream: {audio}, {words} word{'s' if words != 1 else ''}{in_turns}, "
         f"request id {request_id}{extra}"
     )

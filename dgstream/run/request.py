@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..options import LiveOptions, OptionsError, validate
+from ..options import FluxOptions, LiveOptions, OptionsError, validate
 from ..outputs import FORMAT_NAMES, format_for_path
 from ..outputs import OUTPUT_FORMATS as OUTPUT_TABLE
+from .api import APIS, V1, StreamApi, api_for
 from .local import local_server_url
-from .outcome import NoCredentialsError
+from .outcome import NoCredentialsError, NotAvailableError
 from .sources import source_kind
 
 if TYPE_CHECKING:
@@ -36,8 +37,8 @@ __all__ = [
 
 #: Output format names: the one table is dgstream.outputs.
 OUTPUT_FORMATS = FORMAT_NAMES
-#: What a live user wants when nothing else is said (issue #3).
-DEFAULT_OPTIONS: dict[str, Any] = {"model": "nova-3", "smart_format": True}
+#: What a live user wants when nothing else is said (issue #3): the /v1 row's defaults.
+DEFAULT_OPTIONS: dict[str, Any] = dict(V1.defaults)
 
 
 @dataclass
@@ -51,6 +52,8 @@ class SourceSpec:
     url: str | None = None
     #: The audio track of a file or stream with several (PyAV-decoded formats).
     track: int | None = None
+    #: mic --push-to-talk: Enter ends the turn (Flux), the model's own end of turn off.
+    push_to_talk: bool = False
 
 
 @dataclass
@@ -120,15 +123,29 @@ def _stdout_is_terminal() -> bool:
         return False
 
 
-def _options(request: StreamRequest, fmt: str, profile_options: dict[str, Any]) -> LiveOptions:
-    """LiveOptions from defaults < profile < flags, checked against the source's traits."""
-    values: dict[str, Any] = dict(DEFAULT_OPTIONS)
+def _given(value: Any) -> bool:
+    return value is not None and value != []
+
+
+def _options(
+    request: StreamRequest, fmt: str, profile_options: dict[str, Any]
+) -> tuple[StreamApi, LiveOptions | FluxOptions, list[str]]:
+    """The API the model picks, its options from defaults < profile < flags, checked
+    against the API and the source's traits, and the profile keys the API left out."""
+    flags = {k: v for k, v in request.flags.items() if _given(v)}
+    model = flags.get("model") or profile_options.get("model")
+    api = api_for(model)
+    _refuse_flags(api, str(model or api.defaults.get("model", "")), request, flags)
+    values: dict[str, Any] = dict(api.defaults)
     if OUTPUT_TABLE[fmt].terminal:
-        values["interim_results"] = True  # the live view shows interim text
-    values.update(profile_options)
-    values.update({k: v for k, v in request.flags.items() if v is not None and v != []})
+        values.update(api.live_defaults)  # the live view shows interim text
+    left_out = sorted(k for k in profile_options if k not in api.fields)
+    values.update({k: v for k, v in profile_options.items() if k in api.fields})
+    values.update({k: v for k, v in flags.items() if k in api.fields})
     if values.get("utterance_end_ms") is not None and values.get("interim_results") is None:
         values["interim_results"] = True  # PROTOCOL §4: UtteranceEnd needs interim results
+    if request.source.push_to_talk and values.get("eot_threshold") is None:
+        values["eot_threshold"] = 1.0  # PROTOCOL §7: 1.0 turns the model's end of turn off
     kind = source_kind(request.source.kind)
     if kind.raw_flags_need_encoding and not values.get("encoding"):
         for name in ("sample_rate", "channels"):
@@ -141,7 +158,36 @@ def _options(request: StreamRequest, fmt: str, profile_options: dict[str, Any]) 
     if kind.self_describing:
         for name in ("encoding", "sample_rate", "channels"):
             values.pop(name, None)  # the file says what it is
-    return validate(LiveOptions(**values))
+    return api, validate(api.make_options(values)), left_out
+
+
+#: What to use instead of a /v1 flag on Flux, where there is something.
+_INSTEAD = {"language": "--language-hint"}
+
+
+def _refuse_flags(
+    api: StreamApi, model: str, request: StreamRequest, flags: dict[str, Any]
+) -> None:
+    """A flag the model's API does not take is a usage error that says so, before
+    anything connects (issue 13: `--diarize is not available with Flux models`)."""
+    channels = flags.get("channels")
+    if api.max_channels is not None and channels is not None and channels > api.max_channels:
+        raise NotAvailableError(
+            "channels",
+            f"{channels} is not available with {api.name} models ({model}): they take mono audio",
+        )
+    for name in flags:
+        if name in api.fields or name == "channels":
+            continue
+        if api is V1:
+            others = ", ".join(sorted({a.name for a in APIS if name in a.fields}))
+            raise NotAvailableError(name, f"is only available with {others} models, not {model}")
+        instead = f"; use {_INSTEAD[name]}" if name in _INSTEAD else ""
+        raise NotAvailableError(name, f"is not available with {api.name} models ({model}){instead}")
+    if request.source.push_to_talk and not api.turns:
+        raise NotAvailableError(
+            "push_to_talk", f"needs a turn-based model (flux-general-en), not {model}"
+        )
 
 
 def prepare(request: StreamRequest) -> Session:
@@ -158,7 +204,7 @@ def prepare(request: StreamRequest) -> Session:
     fmt = request.format or ("live" if _stdout_is_terminal() else "text")
     if fmt not in OUTPUT_FORMATS:
         raise OptionsError("format", f"unknown format {fmt!r}; use one of {OUTPUT_FORMATS}")
-    options = _options(request, fmt, profile.options if profile is not None else {})
+    api, options, left_out = _options(request, fmt, profile.options if profile else {})
 
     addons: dict[str, str | list[str]] = {}
     if profile is not None:
@@ -179,8 +225,16 @@ def prepare(request: StreamRequest) -> Session:
     output_format = None
     if request.output is not None:
         output_format = output_format_for(request.output, request.output_format)
+    notes = []
+    if left_out and profile is not None:
+        notes.append(
+            f"profile {profile.name}: {', '.join(left_out)} left out "
+            f"({api.name} models do not take them)"
+        )
     return Session(
         request=request,
+        api=api,
+        notes=notes,
         options=options,
         addons=addons,
         api_key=api_key,

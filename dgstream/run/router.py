@@ -20,7 +20,6 @@ from ..messages import (
     ErrorResponse,
     LiveResultResponse,
     MetadataResponse,
-    ServerEvent,
     SpeechStartedResponse,
     UnhandledResponse,
     UtteranceEndResponse,
@@ -35,9 +34,11 @@ from ..notices import (
     ReplayTrimmed,
     StreamClosed,
 )
-from ..render import Renderer, SessionState
+from ..render import Renderer, ServerEvent, SessionState
 from ..render.writers import StreamWriter
 from ..transcript import Transcript
+from ..wire.configure import ConfigureFailure, ConfigureSuccess
+from ..wire.v2 import Connected, FluxErrorResponse, TurnInfo, WarningResponse
 from .outcome import Outcome, OutputError
 
 __all__ = ["Router"]
@@ -86,6 +87,14 @@ class Router:
             UtteranceEndResponse: self._message,
             UnhandledResponse: self._message,
             ErrorResponse: self._error,
+            # PROTOCOL §7 (Flux): turns, and its own Warning and Error shapes.
+            Connected: self._message,
+            TurnInfo: self._message,
+            WarningResponse: self._warning,
+            FluxErrorResponse: self._error,
+            # PROTOCOL §6: the answers to Configure (none is sent by the CLI; shown in jsonl).
+            ConfigureSuccess: self._message,
+            ConfigureFailure: self._message,
             StreamClosed: self._stream_closed,
             ReconnectFailed: self._reconnect_failed,
             FinishTimedOut: self._finish_timed_out,
@@ -173,11 +182,15 @@ class Router:
         self.metadata = event
         self._message(event)
 
-    def _error(self, error: ErrorResponse) -> None:
-        if error.raw:  # in-band, from the server (PROTOCOL §4 Error)
+    def _error(self, error: ErrorResponse | FluxErrorResponse) -> None:
+        if error.raw:  # in-band, from the server (PROTOCOL §4 Error; §7 Error is fatal)
             self.outcome.server_errors += 1
             self.dispatch(error)
         self.problem(str(error))
+
+    def _warning(self, warning: WarningResponse) -> None:
+        self.dispatch(warning)
+        self.notice(f"the server warns: {warning}")  # not a failure of the run
 
     def _stream_closed(self, error: StreamClosed) -> None:
         self._closed_with(error.exception)

@@ -1,9 +1,11 @@
 """One run of a streaming command, in phases (uvicorn's `Server._serve`):
 
-* startup: `--local`'s server, the source (`run.sources`), the stream's audio format,
-  the recorder (`--save-audio`), the renderers and the event router;
+* startup: `--local`'s server, the source (`run.sources`, made mono and resampled
+  when the API needs it: `run.convert`), the stream's audio format, the recorder
+  (`--save-audio`), the renderers and the event router;
 * main loop: connect, then pump audio from the source into the client while the
   router (`run.router`) handles the client's events; signals (`run.signals`) stop it;
+  on a turn-based (Flux) stream, Enter ends the turn (`run.keys`);
 * shutdown: CloseStream and the last results (PROTOCOL §3), every event routed,
   teardown, the closing lines and the exit status (`run.outcome`).
 
@@ -17,13 +19,16 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, TextIO
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TextIO, Union, cast
 
 from ..errors import AudioError, ConnectError, DgstreamError, HandshakeError, StreamClosedError
-from ..options import LiveOptions
+from ..options import FluxOptions, LiveOptions
 from ..outputs import OUTPUT_FORMATS
 from ..status import ExitStatus
+from .api import V1, StreamApi
+from .convert import fit_source
+from .keys import EnterKey, enter_key
 from .local import LOCAL, start_local_server
 from .outcome import Outcome, report, summary_line
 from .outputs import open_outputs
@@ -35,6 +40,7 @@ if TYPE_CHECKING:
     from ..audio import AudioSource
     from ..audio.save import AudioRecorder
     from ..client import AsyncLiveClient
+    from ..client.flux import AsyncFluxClient
     from ..render import Renderer, SessionState
     from .request import StreamRequest
 
@@ -45,6 +51,9 @@ log = logging.getLogger("dgstream.run")
 #: After `finish()`, how long the router may take to handle the events still queued.
 ROUTER_DRAIN_SECONDS = 5.0
 
+Options = Union[LiveOptions, FluxOptions]
+Client = Union["AsyncLiveClient", "AsyncFluxClient"]
+
 
 class Session:
     """One run of a streaming command (made by `prepare()`). `run()` returns the exit status."""
@@ -53,14 +62,19 @@ class Session:
         self,
         *,
         request: StreamRequest,
-        options: LiveOptions,
+        options: Options,
         addons: Mapping[str, str | list[str]],
         api_key: str | None,
         url: str | None,
         format: str,
         output_format: str | None,
+        api: StreamApi = V1,
+        notes: Sequence[str] = (),
     ) -> None:
         self.request = request
+        #: The streaming API the model picked (run.api): /v1 or Flux.
+        self.api = api
+        self.notes = list(notes)
         self.options = options
         self.addons = dict(addons)
         self.api_key = api_key
@@ -71,7 +85,8 @@ class Session:
         self.outcome = Outcome()
         self.interrupts = Interrupts(self._interrupted, self._quit)
         self.source: AudioSource | None = None
-        self.client: AsyncLiveClient | None = None
+        self.client: Client | None = None
+        self.keys: EnterKey | None = None
         self.renderers: list[Renderer] = []
         self.recorder: AudioRecorder | None = None
         self.state: SessionState | None = None
@@ -87,11 +102,13 @@ class Session:
         """Open the source, stream, finish; print the summary; return the exit status."""
         if self.request.debug:
             _enable_debug_logging()
+        for text in self.notes:
+            self._note(text)
         with contextlib.ExitStack() as stack:
             if self.url == LOCAL:
                 try:
                     self.url, self.local_model = start_local_server(
-                        stack, self.options.language, self._note
+                        stack, getattr(self.options, "language", None), self._note
                     )
                 except DgstreamError as exc:
                     return report(exc)
@@ -109,11 +126,12 @@ class Session:
                 self._teardown()
             return self._finish_report()
 
-    def _startup(self) -> LiveOptions:
+    def _startup(self) -> Options:
         """The source, the stream's options, the recorder, the renderers and the router."""
         from ..render import SessionState
 
-        self.source = source = self.kind.open(self.request, self.options)
+        self.source = fit_source(self.api, self.kind.open(self.request, self.options))
+        source = self.source
         options = stream_options(self.options, source)
         note = getattr(source, "note", None)
         if note:
@@ -128,13 +146,14 @@ class Session:
             source=source.description,
             model=self.local_model or str(self.options.model or ""),
             level=source.level if self.kind.meter else None,
+            turns=self.api.turns,
         )
         self.renderers, self._output_file = open_outputs(
             format=self.format,
             output=self.request.output,
             output_format=self.output_format,
             timestamps=self.request.timestamps,
-            multichannel=bool(self.options.multichannel),
+            multichannel=bool(getattr(self.options, "multichannel", False)),
             state=self.state,
             on_stdout_closed=self._stdout_gone,
         )
@@ -148,17 +167,17 @@ class Session:
         )
         return options
 
-    async def _stream(self, options: LiveOptions) -> None:
+    async def _stream(self, options: Options) -> None:
         """Connect, pump, finish, with the router handling events all along."""
         assert self.router is not None and self.state is not None
         self.interrupts.capture(asyncio.get_running_loop())
-        self.client = client = _client(self.request, self.api_key, self.url)
+        self.client = client = _client(self.request, self.api, self.api_key, self.url)
         # Iterate from before start(): only then does the client queue events for it.
         routing = asyncio.create_task(self.router.run(aiter(client)), name="dgstream-router")
         try:
-            self._starting = asyncio.ensure_future(
-                client.start(options, addons=self.addons or None)
-            )
+            # The API's client takes the API's options (run.api pairs them).
+            start = cast(Any, client).start
+            self._starting = asyncio.ensure_future(start(options, addons=self.addons or None))
             try:
                 await self._starting
             except (HandshakeError, ConnectError) as exc:
@@ -171,6 +190,14 @@ class Session:
                 self.state.state = "closed"
                 return
             self.state.state = "finishing" if self.outcome.interrupted else "streaming"
+            if self.api.turns and (self.format == "live" or self.request.source.push_to_talk):
+                self.keys = enter_key(client, stdin_is_audio=self.kind.reads_stdin)
+                self.state.keys = self.keys is not None
+                if self.keys is None and self.request.source.push_to_talk:
+                    self._note(
+                        "--push-to-talk: no terminal to read Enter from; turns end "
+                        "after --eot-timeout-ms of silence"
+                    )
             await self._pump(client)
             if self.state.state != "closed":
                 self.state.state = "finishing"
@@ -184,8 +211,9 @@ class Session:
             self.state.state = "closed"
         finally:
             routing.cancel()
+            self._stop_keys()
 
-    async def _pump(self, client: AsyncLiveClient) -> None:
+    async def _pump(self, client: Client) -> None:
         """Source -> client until the source ends or is stopped, or the stream closes."""
         source, state, router = self.source, self.state, self.router
         assert source is not None and state is not None and router is not None
@@ -263,7 +291,15 @@ class Session:
                 flush=True,
             )
 
+    def _stop_keys(self) -> None:
+        keys, self.keys = self.keys, None
+        if keys is not None:
+            keys.stop()
+        if self.state is not None:
+            self.state.keys = False
+
     def _quit(self) -> None:
+        self._stop_keys()  # the terminal's settings back before leaving
         exit_now(self.renderers, (sys.stdout, self._output_file))
 
     def _stdout_gone(self) -> None:
@@ -312,12 +348,13 @@ class Session:
             audio_seconds=self.state.audio_seconds if self.state is not None else None,
             bytes_sent=client.bytes_sent,
             interrupted=self.outcome.interrupted,
+            turns=router.transcript.turn_count if self.api.turns else None,
         )
 
 
-def _client(request: StreamRequest, api_key: str | None, url: str | None) -> AsyncLiveClient:
-    """The client for the request: keepalive on, its timeouts and reconnect policy."""
-    from ..client import AsyncLiveClient
+def _client(request: StreamRequest, api: StreamApi, api_key: str | None, url: str | None) -> Client:
+    """The API's client for the request: keepalive on (pings on Flux, PROTOCOL §7), its
+    timeouts and reconnect policy."""
     from ..replay import ReconnectPolicy
 
     policy = (
@@ -329,7 +366,7 @@ def _client(request: StreamRequest, api_key: str | None, url: str | None) -> Asy
         if request.reconnect
         else None
     )
-    return AsyncLiveClient(
+    client: Client = api.client_class()(
         api_key or None,
         url=url,
         keepalive=True,
@@ -337,6 +374,7 @@ def _client(request: StreamRequest, api_key: str | None, url: str | None) -> Asy
         open_timeout=request.connect_timeout,
         reconnect=policy,
     )
+    return client
 
 
 def _silence_stdout() -> None:

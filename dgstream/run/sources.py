@@ -9,10 +9,10 @@ without PortAudio).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Union
 
-from ..options import LiveOptions, validate
+from ..options import FluxOptions, LiveOptions, validate
 
 if TYPE_CHECKING:
     from ..audio import AudioSource
@@ -20,8 +20,9 @@ if TYPE_CHECKING:
 
 __all__ = ["SOURCES", "SourceKind", "source_kind", "stream_options"]
 
+Options = Union[LiveOptions, FluxOptions]
 #: How to open a source: (the request, the resolved options) -> the source.
-Opener = Callable[["StreamRequest", LiveOptions], "AudioSource"]
+Opener = Callable[["StreamRequest", Options], "AudioSource"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,33 +39,36 @@ class SourceKind:
     raw_flags_need_encoding: bool = False
     #: The error when the source ended before any audio was sent (None: not an error).
     no_audio: str | None = None
+    #: The audio comes on stdin (so keys cannot be read from it).
+    reads_stdin: bool = False
 
 
-def _open_mic(request: StreamRequest, options: LiveOptions) -> AudioSource:
+def _open_mic(request: StreamRequest, options: Options) -> AudioSource:
     from ..audio.mic import MicSource
 
-    return MicSource(
-        request.source.device, sample_rate=options.sample_rate, channels=options.channels
-    )
+    # FluxOptions has no channels: Flux is mono (PROTOCOL §7), the mic's default.
+    channels = getattr(options, "channels", None)
+    return MicSource(request.source.device, sample_rate=options.sample_rate, channels=channels)
 
 
-def _open_stdin(request: StreamRequest, options: LiveOptions) -> AudioSource:
+def _open_stdin(request: StreamRequest, options: Options) -> AudioSource:
     from ..audio import AudioFormat
     from ..audio.stdin import StdinSource
 
     o = options
-    fmt = AudioFormat(o.encoding, o.sample_rate, o.channels) if o.encoding else None
+    channels = getattr(o, "channels", None)
+    fmt = AudioFormat(o.encoding, o.sample_rate, channels) if o.encoding else None
     return StdinSource(fmt or AudioFormat(None, None, None))
 
 
-def _open_file(request: StreamRequest, options: LiveOptions) -> AudioSource:
+def _open_file(request: StreamRequest, options: Options) -> AudioSource:
     from ..audio.file import FileSource
 
     spec = request.source
     return FileSource(list(spec.paths), speed=spec.speed, track=spec.track)
 
 
-def _open_url(request: StreamRequest, options: LiveOptions) -> AudioSource:
+def _open_url(request: StreamRequest, options: Options) -> AudioSource:
     from ..audio.network import UrlSource
 
     spec = request.source
@@ -77,6 +81,7 @@ SOURCES: dict[str, SourceKind] = {
     "stdin": SourceKind(
         _open_stdin,
         raw_flags_need_encoding=True,
+        reads_stdin=True,
         no_audio=(
             "stdin ended before any audio arrived: pipe audio in, e.g.\n"
             "sox talk.wav -t raw -r 16000 -e signed -b 16 -c 1 - | "
@@ -96,13 +101,17 @@ def source_kind(name: str) -> SourceKind:
         raise ValueError(f"unknown source {name!r}; use one of {', '.join(SOURCES)}") from None
 
 
-def stream_options(options: LiveOptions, source: AudioSource) -> LiveOptions:
-    """The options with the audio format the source really produces (PROTOCOL §2)."""
+def stream_options(options: Options, source: AudioSource) -> Options:
+    """The options with the audio format the source really produces (PROTOCOL §2; §7 has
+    no channels: Flux is mono)."""
     fmt = source.format
+    given = {"encoding": fmt.encoding, "sample_rate": fmt.sample_rate, "channels": fmt.channels}
     if fmt.encoding is None:  # a container: the server reads its header
-        return options.replace_with(encoding=None, sample_rate=None, channels=None)
-    return validate(
-        options.replace_with(
-            encoding=fmt.encoding, sample_rate=fmt.sample_rate, channels=fmt.channels or 1
-        )
-    )
+        given = dict.fromkeys(given)
+    else:
+        given["channels"] = fmt.channels or 1
+    names = {f.name for f in fields(options)}
+    changes = {k: v for k, v in given.items() if k in names}
+    if fmt.encoding is None:
+        return options.replace_with(**changes)
+    return validate(options.replace_with(**changes))
