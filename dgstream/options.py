@@ -126,6 +126,8 @@ class LiveOptions(_Options):
     mip_opt_out: bool | None = None
     detect_entities: bool | None = None
     tier: str | None = None
+    diarize_model: str | None = None
+    language_hint: list[str] | str | None = None
 
 
 @dataclass(kw_only=True)
@@ -203,7 +205,9 @@ _LIVE = _Schema(
         utterance_end_ms="int",
         endpointing="endpointing",
         redact="redact",
-        **dict.fromkeys(("keywords", "keyterm", "search", "replace", "tag", "extra"), _LIST),
+        **dict.fromkeys(
+            ("keywords", "keyterm", "search", "replace", "tag", "extra", "language_hint"), _LIST
+        ),
     ),
     bounds=BOUNDS,
     choices={"encoding": ENCODINGS},

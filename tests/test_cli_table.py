@@ -143,6 +143,7 @@ def test_request_rows_land_in_the_stream_request() -> None:
 SAMPLES: dict[str, list[str]] = {
     "model": ["nova-2"],
     "language": ["en-GB"],
+    "language_hint": ["en", "fr-CA"],
     "endpointing": ["300"],
     "redact": ["pci", "ssn"],
     "callback": ["https://example.com/cb"],

@@ -173,7 +173,7 @@ REFUSED = [
     (["file", *FLUX, "--language", "en"], "use --language-hint"),
     (["file", "--model", "FLUX-general-multi", "--search", "x"], "--search is not available"),
     (["file", "--eot-threshold", "0.8"], "--eot-threshold is only available with Flux models"),
-    (["file", "-m", "nova-2", "--language-hint", "en"], "only available with Flux models"),
+    (["file", "-m", "nova-2", "--eager-eot-threshold", "0.4"], "only available with Flux models"),
     (["file", *FLUX, "--eot-threshold", "1.5"], "must be at most 1"),
     (["file", *FLUX, "--eager-eot-threshold", "0.1"], "must be at least 0.3"),
     (["stdin", *FLUX, "--encoding", "linear16", "--sample-rate", "16000", "--channels", "2"],

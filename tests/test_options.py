@@ -57,6 +57,8 @@ FIELD_TABLE = [
     ("mip_opt_out", True, "mip_opt_out=true"),
     ("detect_entities", True, "detect_entities=true"),
     ("tier", "enhanced", "tier=enhanced"),
+    ("diarize_model", "latest", "diarize_model=latest"),
+    ("language_hint", ["en", "fr"], "language_hint=en&language_hint=fr"),
 ]
 
 
@@ -165,7 +167,7 @@ def live_options(draw: st.DrawFn) -> LiveOptions:
     values: dict[str, object] = {}
     for f in fields(LiveOptions):
         name = f.name
-        if name in ("keywords", "keyterm", "search", "replace", "tag", "extra"):
+        if name in ("keywords", "keyterm", "search", "replace", "tag", "extra", "language_hint"):
             values[name] = draw(st.one_of(st.none(), words))
         elif name == "redact":
             values[name] = draw(

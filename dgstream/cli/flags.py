@@ -272,6 +272,8 @@ STREAM_FLAGS: tuple[Flag, ...] = (
         "from Flux (/v2/listen).", shown="nova-3"),
     _query("language", "--language", "-l", type=Str, panel=MODEL, metavar="LANG",
         check=language, help="BCP-47 language, e.g. en-GB, or multi."),
+    _query("language_hint", type=Strs, panel=MODEL, metavar="LANG", check=language,
+        help="A language the speech is likely in (multilingual and Flux models). Repeatable."),
     _query("model_version", "--model-version", type=Str, panel=MODEL, dest="version",
         metavar="VERSION", check=single_word, help="Model version (query parameter version)."),
     _query("tier", type=Str, panel=MODEL, metavar="TIER", check=single_word,
@@ -307,6 +309,8 @@ STREAM_FLAGS: tuple[Flag, ...] = (
     _switch("diarize", SPEAKERS, "Label speakers (shown as Speaker N, in stable colours)."),
     _query("diarize_version", type=Str, panel=SPEAKERS, metavar="VERSION", check=single_word,
         help="Diarization model version."),
+    _query("diarize_model", type=Str, panel=SPEAKERS, metavar="MODEL", check=single_word,
+        help="Diarization model (v1, latest); newer than --diarize-version."),
     _switch("multichannel", SPEAKERS, "Transcribe each channel separately (shown as [ch N])."),
     # Keywords and search
     _query("keyterm", type=Strs, panel=KEYWORDS, metavar="TERM",
@@ -324,8 +328,6 @@ STREAM_FLAGS: tuple[Flag, ...] = (
         "ends; off unless given."),
     _flux("eot_timeout_ms", type=Int, metavar="MS", shown="5000 (the server's)",
         help="End a turn after this much silence, whatever the model thinks."),
-    _flux("language_hint", type=Strs, metavar="LANG", check=language,
-        help="A language the speech is likely in (flux-general-multi). Repeatable."),
     # Request
     _query("tag", type=Strs, panel=REQUEST, metavar="TAG", help="Usage tag. Repeatable."),
     _query("extra", type=Strs, panel=REQUEST, metavar="KEY:VALUE", check=key_value,
