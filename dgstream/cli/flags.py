@@ -32,6 +32,7 @@ from ..server import ENGINES
 from .checks import (
     Check,
     callback_url,
+    channel_names,
     checked,
     key_value,
     keyword,
@@ -210,6 +211,11 @@ def _request(
     )  # fmt: skip
 
 
+def _names(value: str | None) -> tuple[str, ...] | None:
+    """`--channel-names A,B` as the labels, in channel order."""
+    return tuple(name.strip() for name in value.split(",")) if value else None
+
+
 def _redact(values: Sequence[str] | None) -> Any:
     from ..runner import redact_value
 
@@ -290,6 +296,10 @@ STREAM_FLAGS: tuple[Flag, ...] = (
     _query("diarize_version", type=Str, panel=SPEAKERS, metavar="VERSION", check=single_word,
         help="Diarization model version."),
     _switch("multichannel", SPEAKERS, "Transcribe each channel separately (shown as [ch N])."),
+    Flag("channel_names", ("--channel-names",), Str, SPEAKERS, "Names of the channels, in "
+        "order, shown instead of [ch N] with --multichannel (mic --with-system: You,Others).",
+        to="request", dest="channel_names", metavar="A,B", check=channel_names,
+        convert=_names),
     # Keywords and search
     _query("keyterm", type=Strs, panel=KEYWORDS, metavar="TERM",
         help="Key term to boost (nova-3). Repeatable."),

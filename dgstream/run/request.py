@@ -51,6 +51,9 @@ class SourceSpec:
     url: str | None = None
     #: The audio track of a file or stream with several (PyAV-decoded formats).
     track: int | None = None
+    #: mic --with-system: the system's audio as a second channel, from this output.
+    with_system: bool = False
+    system_device: str | None = None
 
 
 @dataclass
@@ -71,6 +74,8 @@ class StreamRequest:
     output: Path | None = None
     output_format: str | None = None
     timestamps: bool = False
+    #: --channel-names: labels of the channels, in order, instead of [ch N].
+    channel_names: Sequence[str] = ()
     save_audio: Path | None = None
     finish_timeout: float = 10.0
     connect_timeout: float = 10.0

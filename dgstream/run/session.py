@@ -135,6 +135,7 @@ class Session:
             output_format=self.output_format,
             timestamps=self.request.timestamps,
             multichannel=bool(self.options.multichannel),
+            channel_names=self.request.channel_names,
             state=self.state,
             on_stdout_closed=self._stdout_gone,
         )

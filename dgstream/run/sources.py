@@ -41,11 +41,20 @@ class SourceKind:
 
 
 def _open_mic(request: StreamRequest, options: LiveOptions) -> AudioSource:
+    spec = request.source
+    if spec.with_system:  # the mic and the system's audio as two channels
+        from ..audio.duplex import open_duplex
+
+        return open_duplex(spec.device, spec.system_device, options.sample_rate)
     from ..audio.mic import MicSource
 
-    return MicSource(
-        request.source.device, sample_rate=options.sample_rate, channels=options.channels
-    )
+    return MicSource(spec.device, sample_rate=options.sample_rate, channels=options.channels)
+
+
+def _open_system(request: StreamRequest, options: LiveOptions) -> AudioSource:
+    from ..audio.system import open_system
+
+    return open_system(request.source.device, options.sample_rate, options.channels)
 
 
 def _open_stdin(request: StreamRequest, options: LiveOptions) -> AudioSource:
@@ -74,6 +83,7 @@ def _open_url(request: StreamRequest, options: LiveOptions) -> AudioSource:
 
 SOURCES: dict[str, SourceKind] = {
     "mic": SourceKind(_open_mic, meter=True),
+    "system": SourceKind(_open_system, meter=True),
     "stdin": SourceKind(
         _open_stdin,
         raw_flags_need_encoding=True,
