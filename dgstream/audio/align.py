@@ -35,9 +35,14 @@ class DriftAligner:
     no error is left standing however long the stream runs.
     """
 
-    def __init__(self, rate: int, *, delay_s: float = 0.1, kp: float = 0.05) -> None:
+    def __init__(
+        self, rate: int, *, delay_s: float = 0.1, kp: float = 0.05, skew_s: float = 0.0
+    ) -> None:
         self.rate = rate
         self.target = max(1, round(delay_s * rate))
+        #: How much later the main side's samples reach us than the second side's (their
+        #: capture paths differ): the second side is read that much further back.
+        self.skew_s = skew_s
         self.kp = kp
         self.ki = kp * kp / 4
         #: The second side's resampling ratio (its samples read per output frame).
@@ -81,14 +86,12 @@ class DriftAligner:
             return np.zeros(0)
         available = len(self._other) - self._pos
         if not self._synced:
-            if available < self.target + n:
+            if available < self._left() + n:
                 return np.zeros(n)  # the second side has not started yet
             self._start_at(n)
-        # PI control of what is left after this block: `target` frames (both sides then
-        # carry the same delay), less half a block of the second side (its newest sample
-        # is that much older). Errors in seconds; the ratio a correction around 1.
-        left = self.target - self._other_block / 2
-        error = (len(self._other) - self._pos - n - left) / self.rate
+        # PI control of what is left after this block (`_left`). Errors in seconds; the
+        # ratio a correction around 1.
+        error = (len(self._other) - self._pos - n - self._left()) / self.rate
         if abs(error) > 1.0:  # a stall of either side: start again from here
             self.resyncs += 1
             self._start_at(n)
@@ -111,9 +114,15 @@ class DriftAligner:
         self._pos += self.ratio * n
         return out
 
+    def _left(self) -> float:
+        """The second side's frames to leave unread after a block: `target` (both sides
+        then carry the same delay), plus the main side's extra lateness, less half a block
+        of the second side (its newest sample is on average that much older)."""
+        return self.target + self.skew_s * self.rate - self._other_block / 2
+
     def _start_at(self, n: int) -> None:
-        """Read so that `target` frames are left after the next `n`."""
-        self._pos = max(0.0, float(len(self._other) - self.target - n))
+        """Read so that `_left()` frames are left after the next `n`."""
+        self._pos = max(0.0, len(self._other) - self._left() - n)
         self._synced = True
         self._integral = 0.0
 

@@ -22,7 +22,9 @@ __all__ = ["DuplexSource", "open_duplex"]
 class DuplexSource:
     """Two mono captures as one two-channel linear16 stream (see the module docstring)."""
 
-    def __init__(self, main: AudioSource, other: AudioSource, *, delay_s: float = 0.1) -> None:
+    def __init__(
+        self, main: AudioSource, other: AudioSource, *, delay_s: float = 0.1, skew_s: float = 0.0
+    ) -> None:
         rate = main.format.sample_rate
         if rate is None or other.format.sample_rate != rate:
             raise AudioError("the two captures of --with-system must share one rate.")
@@ -34,6 +36,7 @@ class DuplexSource:
             f"{main.description.split(',')[0]} + {other.description.split(',')[0]}, {rate} Hz, 2 ch"
         )
         self.delay_s = delay_s
+        self.skew_s = skew_s
         self.aligner: DriftAligner | None = None
         self.overflows = 0
 
@@ -44,7 +47,7 @@ class DuplexSource:
     async def chunks(self) -> AsyncIterator[bytes]:
         """Two-channel blocks, one per block of the microphone, until `stop()`."""
         rate = self.format.sample_rate or 1
-        aligner = self.aligner = DriftAligner(rate, delay_s=self.delay_s)
+        aligner = self.aligner = DriftAligner(rate, delay_s=self.delay_s, skew_s=self.skew_s)
 
         async def feed() -> None:
             async for block in self.other.chunks():
@@ -73,8 +76,15 @@ def open_duplex(
     device: str | None, system_device: str | None, sample_rate: int | None
 ) -> DuplexSource:
     """The microphone `device` and the system audio (`system_device`) at one rate."""
+    import sys
+
     from .mic import MicSource
     from .system import open_system
 
-    mic = MicSource(device, sample_rate=sample_rate, channels=1)
-    return DuplexSource(mic, open_system(system_device, mic.format.sample_rate, 1))
+    block_ms = 20  # short blocks: the microphone's side is late by about one (below)
+    mic = MicSource(device, sample_rate=sample_rate, channels=1, block_ms=block_ms)
+    # Measured through PulseAudio (tests/test_system_audio.py): PortAudio hands over a
+    # block one block after parec hands over the same moment, so the system side is
+    # read one block further back.
+    skew = block_ms / 1000 if sys.platform.startswith("linux") else 0.0
+    return DuplexSource(mic, open_system(system_device, mic.format.sample_rate, 1), skew_s=skew)

@@ -9,7 +9,8 @@
 * `router`: the client's events -> transcript -> renderers, SessionState, Outcome;
 * `signals`: two-stage Ctrl-C;
 * `outcome`: exceptions -> exit statuses, error lines, `report`, the Outcome of a run;
-* `serve`: `dgstream devices` and `dgstream serve`.
+* `serve`: `dgstream serve`; `devices`: `dgstream devices`;
+* `batch`: `dgstream file --output-dir`, each file its own child stream.
 
 `dgstream.runner` re-exports the names the command line used before this split.
 """
