@@ -118,7 +118,7 @@ class DriftAligner:
         """The second side's frames to leave unread after a block: `target` (both sides
         then carry the same delay), plus the main side's extra lateness, less half a block
         of the second side (its newest sample is on average that much older)."""
-        return self.target + self.skew_s * self.rate - self._other_block / 2
+        return max(0.0, self.target + self.skew_s * self.rate - self._other_block / 2)
 
     def _start_at(self, n: int) -> None:
         """Read so that `_left()` frames are left after the next `n`."""
