@@ -147,6 +147,9 @@ class Session:
             note=self._note,
             live=OUTPUT_FORMATS[self.format].terminal,
         )
+        listen = getattr(source, "listen", None)
+        if callable(listen):  # a source with news as it happens (url: reconnects, titles)
+            listen(self._source_news)
         return options
 
     async def _stream(self, options: LiveOptions) -> None:
@@ -274,6 +277,15 @@ class Session:
         self.outcome.stdout_closed = True
         _silence_stdout()
         self._stop_source()
+
+    def _source_news(self, text: str, in_description: bool) -> None:
+        """News from the source (on the loop): the live view shows its new description in
+        the status line; other news, and any on a pipe, is a notice (router.notice)."""
+        if self.state is not None and self.source is not None:
+            self.state.source = self.source.description
+        live = OUTPUT_FORMATS[self.format].terminal
+        if self.router is not None and not (in_description and live):
+            self.router.notice(text)
 
     def _note(self, text: str) -> None:
         if not self.request.quiet:
