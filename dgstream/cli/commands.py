@@ -88,7 +88,7 @@ def mic(
     ] = None,
     with_system: Annotated[
         bool,
-        option("--with-system", panel=AUDIO,
+        option("--with-system", panel=AUDIO, metavar="",
                help="Also capture what the computer plays (the other side of a call): two "
                "channels, You and Others, transcribed separately and kept aligned."),
     ] = False,

@@ -211,11 +211,6 @@ def _request(
     )  # fmt: skip
 
 
-def _names(value: str | None) -> tuple[str, ...] | None:
-    """`--channel-names A,B` as the labels, in channel order."""
-    return tuple(name.strip() for name in value.split(",")) if value else None
-
-
 def _redact(values: Sequence[str] | None) -> Any:
     from ..runner import redact_value
 
@@ -298,8 +293,7 @@ STREAM_FLAGS: tuple[Flag, ...] = (
     _switch("multichannel", SPEAKERS, "Transcribe each channel separately (shown as [ch N])."),
     Flag("channel_names", ("--channel-names",), Str, SPEAKERS, "Names of the channels, in "
         "order, shown instead of [ch N] with --multichannel (mic --with-system: You,Others).",
-        to="request", dest="channel_names", metavar="A,B", check=channel_names,
-        convert=_names),
+        to="request", dest="channel_names", metavar="A,B", check=channel_names),
     # Keywords and search
     _query("keyterm", type=Strs, panel=KEYWORDS, metavar="TERM",
         help="Key term to boost (nova-3). Repeatable."),

@@ -27,6 +27,7 @@ from ..status import ExitStatus
 from .local import LOCAL, start_local_server
 from .outcome import Outcome, report, summary_line
 from .outputs import open_outputs
+from .request import channel_labels
 from .router import Router
 from .signals import Interrupts, exit_now
 from .sources import source_kind, stream_options
@@ -135,7 +136,7 @@ class Session:
             output_format=self.output_format,
             timestamps=self.request.timestamps,
             multichannel=bool(self.options.multichannel),
-            channel_names=self.request.channel_names,
+            channel_names=channel_labels(self.request.channel_names),
             state=self.state,
             on_stdout_closed=self._stdout_gone,
         )
