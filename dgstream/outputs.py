@@ -34,8 +34,8 @@ class OutputFormat:
     `terminal` marks the live view: it redraws a terminal, so it is never written to a
     file or a pipe. `suffixes` are the `--output` file suffixes that select the format
     when `--output-format` is not given. `renderer` is the class, as `module:Class`.
-    `options` are the keyword options the renderer takes of `timestamps` and
-    `multichannel` (the others it ignores).
+    `options` are the keyword options the renderer takes of `timestamps`,
+    `multichannel` and `channel_names` (the others it ignores).
     """
 
     name: str
@@ -56,14 +56,14 @@ OUTPUT_FORMATS: dict[str, OutputFormat] = {
             terminal=True,
             suffixes=(),
             renderer="dgstream.render.live:LiveView",
-            options=frozenset({"timestamps", "multichannel"}),
+            options=frozenset({"timestamps", "multichannel", "channel_names"}),
         ),
         OutputFormat(
             "text",
             terminal=False,
             suffixes=(".txt",),
             renderer=f"{_WRITERS}:TextWriter",
-            options=frozenset({"timestamps", "multichannel"}),
+            options=frozenset({"timestamps", "multichannel", "channel_names"}),
         ),
         OutputFormat(
             "jsonl",
@@ -77,14 +77,14 @@ OUTPUT_FORMATS: dict[str, OutputFormat] = {
             terminal=False,
             suffixes=(".srt",),
             renderer=f"{_WRITERS}:SrtWriter",
-            options=frozenset({"multichannel"}),
+            options=frozenset({"multichannel", "channel_names"}),
         ),
         OutputFormat(
             "vtt",
             terminal=False,
             suffixes=(".vtt",),
             renderer=f"{_WRITERS}:VttWriter",
-            options=frozenset({"multichannel"}),
+            options=frozenset({"multichannel", "channel_names"}),
         ),
     )
 }

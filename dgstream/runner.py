@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from .run.devices import show_devices
 from .run.local import LOCAL, demo_recording, local_engine, local_server_url
 from .run.outcome import (
     LocalUnavailableError,
@@ -26,7 +27,7 @@ from .run.request import (
     prepare,
     redact_value,
 )
-from .run.serve import ServeRequest, default_engine, serve, show_devices
+from .run.serve import ServeRequest, default_engine, serve
 from .run.session import Session
 
 __all__ = [

@@ -59,14 +59,16 @@ class PulseMic:
         """os.environ plus `env`: what a subprocess under test should get."""
         return {**os.environ, **self.env}
 
-    def play(self, wav: Path | str, *, wait: bool = True) -> subprocess.Popen[bytes]:
-        """Play a file into the null sink; by default block until it has played.
+    def play(
+        self, wav: Path | str, *, wait: bool = True, sink: str | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Play a file into the null sink (or `sink`); by default block until it has played.
 
         --latency-msec=20 matters: with paplay's default buffering the null sink
         drops the first ~1.5 s.
         """
         proc = subprocess.Popen(
-            ["paplay", "--latency-msec=20", f"--device={self.sink}", str(wav)],
+            ["paplay", "--latency-msec=20", f"--device={sink or self.sink}", str(wav)],
             env=self.environ,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -93,6 +95,19 @@ class PulseMic:
         """Whether the daemon is still running (something else may have killed it)."""
         pid = _daemon_pid(self)
         return pid is not None and _alive(pid)
+
+    def add_sink(self, name: str, description: str, *, rate: int = 48000, channels: int = 2) -> str:
+        """Another null sink (an output, such as speakers) named `name`; its monitor
+        `name.monitor` records what is played into it. Returns `name`."""
+        self.pactl(
+            "load-module",
+            "module-null-sink",
+            f"sink_name={name}",
+            f"rate={rate}",
+            f"channels={channels}",
+            f"sink_properties=device.description={description}",
+        )
+        return name
 
     def pactl(self, *args: str) -> str:
         """Run pactl against this daemon and return its output."""

@@ -147,6 +147,8 @@ def test_example_runs(command: str, server: Any, workdir: Path) -> None:
     produced = done.stdout.decode()
     for out in re.findall(r"> (\S+)", command) + re.findall(r"--output (\S+)", command):
         produced += (workdir / out).read_text()
+    for out_dir in re.findall(r"--output-dir (\S+)", command):  # one result per file
+        produced += "".join(p.read_text() for p in sorted((workdir / out_dir).iterdir()))
     assert "alpha bravo charlie" in produced or "Results" in produced, (command, produced)
 
 

@@ -175,8 +175,10 @@ def test_devices_lists_the_capture_device(pulse_mic: PulseMic) -> None:
         dgstream_cmd("devices"), capture_output=True, text=True, env=pulse_mic.environ, timeout=30
     )
     assert done.returncode == 0, done.stderr
-    header, *rows = [line for line in done.stdout.splitlines() if line.strip()]
-    assert header.split() == ["index", "name", "channels", "default", "rate", "default"]
+    inputs = done.stdout.split("\n\n")[0]  # the first table: PortAudio's inputs
+    title, header, *rows = [line for line in inputs.splitlines() if line.strip()]
+    assert title.startswith("Inputs: dgstream mic --device")
+    assert header.split() == ["index", "name", "channels", "rate", "default"]
     assert any("vmic" in row for row in rows)
     assert sum(row.rstrip().endswith("*") for row in rows) == 1
 

@@ -59,8 +59,11 @@ class AudioSource(Protocol):
     #: One line for the status bar, e.g. "mic: Built-in Microphone, 16000 Hz, 1 ch".
     description: str
     format: AudioFormat
-    #: Input level 0..1 of the latest chunk (mic only; 0 elsewhere).
-    level: float
+
+    @property
+    def level(self) -> float:
+        """Input level 0..1 of the latest chunk (live devices; 0 elsewhere)."""
+
     #: Input overflows counted so far (mic only).
     overflows: int
 

@@ -251,6 +251,8 @@ class MicSource:
         self.max_backlog_s = max_backlog_s
         #: Audio callbacks received (cheap liveness counter for status displays and tests).
         self.blocks = 0
+        #: Seconds from capture to delivery, as PortAudio reports it once the stream is open.
+        self.latency = 0.0
         self._stopped = threading.Event()
         self._wakeup: tuple[asyncio.AbstractEventLoop, _Handoff] | None = None
 
@@ -304,6 +306,7 @@ class MicSource:
                 finished_callback=lambda: hand_off(_Signal.FINISHED),
             )
             stream.start()
+            self.latency = float(stream.latency)
         except sd.PortAudioError as exc:
             raise AudioError(
                 f"cannot open {self.device.name}: {exc}.\n"

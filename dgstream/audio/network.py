@@ -8,6 +8,12 @@ live stream comes at its own pace and is sent as it comes. A connection that dro
 or stalls for `timeout` seconds is reopened, up to `reconnect_attempts` times in a
 row; a finite file resumes where it broke, a live stream where it now is. The URL's
 credentials and query (which may hold tokens) never appear in what is shown.
+
+What the user should know as it happens goes to the session through `listen()`: a
+lost connection and its reconnect, and the stream's title (Icecast/Shoutcast: the
+ICY `StreamTitle` or an Ogg stream's TITLE/ARTIST comments, with the station's
+`icy-name`), which is also part of `description` for the live view's status line.
+PyAV reads the title when a connection opens, so a new title shows after a reconnect.
 """
 
 from __future__ import annotations
@@ -16,11 +22,13 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import AudioError
+from ..sanitize import printable
 from . import AudioFormat
 from .pacing import Pacer
 from .pyav import Blocks, audio_stream, pcm
@@ -56,8 +64,9 @@ def _open(url: str, timeout: float) -> Any:
         "probesize": "65536",
     }
     if urlsplit(url).scheme in ("http", "https"):
-        # FFmpeg's own reconnect for HTTP; longer outages are this module's.
-        options.update(reconnect="1", reconnect_streamed="1", reconnect_delay_max="2")
+        # FFmpeg's own reconnect for an HTTP file (a range request resumes it, unseen);
+        # a live stream's outages are this module's, which tells the user.
+        options.update(reconnect="1", reconnect_delay_max="2")
     if urlsplit(url).scheme in ("rtsp", "rtsps"):
         options["rtsp_transport"] = "tcp"
     try:
@@ -66,6 +75,23 @@ def _open(url: str, timeout: float) -> Any:
         raise AudioError(f"{shown_url(url)}: the server answered {_http_status(exc)}.") from None
     except (av.FFmpegError, OSError) as exc:
         raise AudioError(f"cannot open {shown_url(url)}: {_reason(exc)}.") from None
+
+
+def stream_title(container: Any, stream: Any) -> tuple[str | None, str | None]:
+    """(what is playing, the station's name) from a stream's metadata, when it says.
+
+    ICY (Icecast/Shoutcast MP3/AAC): `StreamTitle` and the `icy-name` header, which FFmpeg
+    puts in the container's metadata; Ogg: the TITLE and ARTIST comments of the stream.
+    Server text: made printable and cut to a line.
+    """
+    meta = {str(k).lower(): str(v) for k, v in dict(container.metadata or {}).items()}
+    own = {str(k).lower(): str(v) for k, v in dict(stream.metadata or {}).items()}
+    title = meta.get("streamtitle") or own.get("title") or meta.get("title") or ""
+    artist = own.get("artist") or meta.get("artist") or ""
+    if title and artist and artist not in title:
+        title = f"{artist} - {title}"
+    station = meta.get("icy-name") or ""
+    return (printable(title, 120).strip() or None, printable(station, 80).strip() or None)
 
 
 def _http_status(exc: BaseException) -> str:
@@ -114,10 +140,12 @@ class UrlSource:
         self.duration: float | None = container.duration / 1_000_000 if container.duration else None
         self.live = self.duration is None
         self.format = AudioFormat("linear16", rate, channels)
-        pace = "live" if self.live else ("unpaced" if not speed else f"{speed:g}x")
-        length = "" if self.duration is None else f"{self.duration:.1f} s, "
-        self.description = f"url: {shown_url(url)}, {rate} Hz, {channels} ch, {length}{pace}"
-        self.note: str | None = None
+        #: What is playing and the station, as the stream says (None when it does not).
+        self.title, self.station = stream_title(container, stream)
+        self.description = self._describe()
+        self.note: str | None = f"now playing: {self._playing()}" if self.title else None
+        self._listener: Callable[[str, bool], None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.level = 0.0
         self.overflows = 0
         #: Times the connection was reopened.
@@ -127,13 +155,42 @@ class UrlSource:
         self._pacer = Pacer(0.0 if self.live else speed)
         self._wake: Callable[[], object] | None = None  # ends the wait for a block
 
+    def _playing(self) -> str:
+        if self.title and self.station:
+            return f"{self.title} ({self.station})"
+        return self.title or self.station or ""
+
+    def _describe(self) -> str:
+        """The status line's text: what is playing first (it is what changes)."""
+        rate, channels = self.format.sample_rate, self.format.channels
+        pace = "live" if self.live else ("unpaced" if not self.speed else f"{self.speed:g}x")
+        length = "" if self.duration is None else f"{self.duration:.1f} s, "
+        playing = f"♪ {self._playing()} · " if self.title or self.station else ""
+        return f"url: {playing}{shown_url(self.url)}, {rate} Hz, {channels} ch, {length}{pace}"
+
+    def listen(self, callback: Callable[[str, bool], None]) -> None:
+        """Call `callback(text, in_description)` on the event loop with news worth
+        telling: a reconnect (False), a new title, already in `description` (True)."""
+        self._listener = callback
+
+    def _tell(self, text: str, in_description: bool = False) -> None:
+        """From the reader thread: hand news to the listener on the event loop."""
+        log.warning("%s", text)
+        listener, loop = self._listener, self._loop
+        if listener is None or loop is None:
+            return
+        try:
+            loop.call_soon_threadsafe(listener, text, in_description)
+        except RuntimeError:  # the loop has closed
+            pass
+
     async def chunks(self) -> AsyncIterator[bytes]:
         """Blocks of `chunk_ms` until the stream ends or `stop()`; AudioError when the
         connection cannot be reopened."""
         if self._pacer.stopped.is_set():
             self._close()
             return
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         queue: asyncio.Queue[object] = asyncio.Queue(_QUEUE_BLOCKS)
 
         def put(item: object) -> bool:
@@ -203,6 +260,7 @@ class UrlSource:
         stopped = self._pacer.stopped
         decoded_until = 0.0  # seconds of audio handed over
         failures = 0
+        lost_at = 0.0  # when the connection was lost (monotonic)
         container = self._container
         try:
             while not stopped.is_set():
@@ -212,7 +270,7 @@ class UrlSource:
                         if not self.live and decoded_until:
                             container.seek(int(decoded_until * 1_000_000))
                         self.reconnects += 1
-                        log.warning("reconnected to %s", shown_url(self.url))
+                        self._reconnected(container, time.monotonic() - lost_at)
                     resume = decoded_until if not self.live and self.reconnects else None
                     for start, data in pcm(container, container.streams[self._track]):
                         if resume is not None and start is not None:
@@ -250,14 +308,30 @@ class UrlSource:
                         else:
                             put(AudioError(f"lost {shown_url(self.url)}: {_reason(exc)}."))
                         return
-                    log.warning(
-                        "%s: %s; reconnecting (%d)", shown_url(self.url), _reason(exc), failures
-                    )
+                    if failures == 1:  # once per outage; the attempts are logged
+                        lost_at = time.monotonic()
+                        self._tell(
+                            f"{shown_url(self.url)}: {_reason(exc)}; reconnecting to the source"
+                        )
+                    else:
+                        log.warning(
+                            "%s: %s; attempt %d", shown_url(self.url), _reason(exc), failures
+                        )
                     stopped.wait(min(0.25 * 2**failures, 5.0))
         finally:
             if container is not None:
                 container.close()
             self._container = None
+
+    def _reconnected(self, container: Any, outage: float) -> None:
+        """After a reopen: say so, and what plays now if that changed."""
+        what = "the stream goes on from where it is now" if self.live else "resuming the file"
+        self._tell(f"reconnected to {shown_url(self.url)} after {outage:.1f} s; {what}")
+        title, station = stream_title(container, container.streams[self._track])
+        if (title, station) != (self.title, self.station) and (title or station):
+            self.title, self.station = title, station
+            self.description = self._describe()
+            self._tell(f"now playing: {self._playing()}", True)
 
     def _close(self) -> None:
         if self._container is not None:

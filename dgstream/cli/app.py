@@ -117,7 +117,7 @@ def main() -> NoReturn:
     args = sys.argv[1:]
     status = raw_main(args)
     command = next((arg for arg in args if not arg.startswith("-")), None)
-    if command in ("mic", "stdin", "file", "url", "demo"):
+    if command in ("mic", "system", "stdin", "file", "url", "demo"):
         # A streaming command is done when raw_main returns: the runner has closed its
         # files (--output, --save-audio), its threads are joined (--local's server) or
         # daemons with nothing left to do (the stdin reader, the mic's stopper), and the

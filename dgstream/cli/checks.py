@@ -19,6 +19,7 @@ __all__ = [
     "REDACT_VALUES",
     "Check",
     "callback_url",
+    "channel_names",
     "checked",
     "key_value",
     "keyword",
@@ -103,6 +104,16 @@ def callback_url(value: str) -> str:
     parts = urlsplit(value.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise typer.BadParameter(f"expected an http:// or https:// URL, got {value!r}")
+    return value
+
+
+def channel_names(value: str) -> str:
+    """`A,B,...` (--channel-names): names without brackets, none empty."""
+    names = [name.strip() for name in value.split(",")]
+    if not all(names):
+        raise typer.BadParameter(f"expected names separated by commas (You,Others), got {value!r}")
+    if any(ch in name for name in names for ch in "[]"):
+        raise typer.BadParameter("channel names cannot hold [ or ]")
     return value
 
 

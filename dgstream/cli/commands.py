@@ -31,7 +31,7 @@ from .help import Command
 if TYPE_CHECKING:
     from ..runner import SourceSpec
 
-__all__ = ["demo", "devices", "file", "mic", "serve", "stdin", "url"]
+__all__ = ["demo", "devices", "file", "mic", "serve", "stdin", "system", "url"]
 
 
 def command(*examples: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
@@ -48,8 +48,15 @@ class NotAvailable(typer.BadParameter):
         return self.message
 
 
-def _run_stream(source: SourceSpec, shared: Shared, *, audio_flags: dict[str, Any]) -> NoReturn:
-    """Build the request, check it (usage errors), run the session, exit with its status."""
+def _run_stream(
+    source: SourceSpec,
+    shared: Shared,
+    *,
+    audio_flags: dict[str, Any],
+    defaults: dict[str, Any] | None = None,
+) -> NoReturn:
+    """Build the request, check it (usage errors), run the session, exit with its status.
+    `defaults` are request fields the source implies unless a flag says otherwise."""
     from ..options import OptionsError
     from ..run.outcome import NotAvailableError
     from ..runner import StreamRequest, flag_for, prepare
@@ -57,7 +64,7 @@ def _run_stream(source: SourceSpec, shared: Shared, *, audio_flags: dict[str, An
     request = StreamRequest(
         source=source,
         flags={**shared.query_flags(), **audio_flags},
-        **shared.request_fields(),
+        **{**(defaults or {}), **shared.request_fields()},
     )
     try:
         session = prepare(request)
@@ -98,13 +105,74 @@ def mic(
                "Enter (ForceEndTurn), not when the model thinks so (--eot-threshold 1.0 "
                "unless given); works with every --format."),
     ] = False,
+    with_system: Annotated[
+        bool,
+        option("--with-system", panel=AUDIO, metavar="",
+               help="Also capture what the computer plays (the other side of a call): two "
+               "channels, You and Others, transcribed separately and kept aligned."),
+    ] = False,
+    system_device: Annotated[
+        str | None,
+        option("--system-device", panel=AUDIO, metavar="NAME", callback=checked(not_empty),
+               help="With --with-system: the output to capture (see dgstream devices).",
+               shown="the default output"),
+    ] = None,
     shared: Shared,
 ) -> None:  # fmt: skip
     """Transcribe the microphone live. Ctrl-C stops and prints the last results."""
     from ..runner import SourceSpec
 
+    if with_system and channels not in (None, 1):
+        raise typer.BadParameter("each side is mono with --with-system", param_hint="'--channels'")
+    if system_device is not None and not with_system:
+        raise typer.BadParameter("needs --with-system", param_hint="'--system-device'")
     _run_stream(
-        SourceSpec("mic", device=device, push_to_talk=push_to_talk),
+        SourceSpec(
+            "mic",
+            device=device,
+            push_to_talk=push_to_talk,
+            with_system=with_system,
+            system_device=system_device,
+        ),
+        shared,
+        audio_flags={"sample_rate": sample_rate, "channels": None if with_system else channels}
+        | ({"multichannel": True} if with_system else {}),
+        defaults={"channel_names": ("You", "Others")} if with_system else None,
+    )
+
+
+@command(
+    "dgstream system",
+    'dgstream system --device "Built-in Audio" --output meeting.srt',
+)
+@stream_command
+def system(
+    *,
+    device: Annotated[
+        str | None,
+        option("--device", "-d", panel=AUDIO, metavar="NAME", callback=checked(not_empty),
+               help="The output to capture: part of its name (see dgstream devices). On "
+               "macOS and Windows: a loopback input such as BlackHole or Stereo Mix.",
+               shown="the default output"),
+    ] = None,
+    sample_rate: Annotated[
+        int | None,
+        option("--sample-rate", "-r", panel=AUDIO, min=1, metavar="HZ",
+               help="Capture rate.", shown="the output's"),
+    ] = None,
+    channels: Annotated[
+        int | None,
+        option("--channels", "-c", panel=AUDIO, min=1, metavar="N",
+               help="Capture channels.", shown="1"),
+    ] = None,
+    shared: Shared,
+) -> None:  # fmt: skip
+    """Transcribe what the computer plays (a call, a video). Linux: the output's monitor
+    (PulseAudio or PipeWire); macOS and Windows: a loopback device."""
+    from ..runner import SourceSpec
+
+    _run_stream(
+        SourceSpec("system", device=device),
         shared,
         audio_flags={"sample_rate": sample_rate, "channels": channels},
     )
@@ -172,13 +240,62 @@ def file(
         option("--track", panel=AUDIO, min=0, metavar="N",
                help="The audio track of a file with several (0 is the first).", shown="0"),
     ] = None,
+    output_dir: Annotated[
+        Union[Path, None],
+        option("--output-dir", panel=AUDIO, metavar="DIR", file_okay=False,
+               help="Each file its own stream, its transcript in DIR/<name>.<format> "
+               "(--output-format); without it the files are one stream."),
+    ] = None,
+    jobs: Annotated[
+        int,
+        option("--jobs", "-j", panel=AUDIO, min=1, metavar="N",
+               help="With --output-dir: streams at a time."),
+    ] = 1,
     shared: Shared,
 ) -> None:  # fmt: skip
     """Transcribe audio files, paced like a live source."""
     from ..runner import SourceSpec
 
+    if output_dir is not None:
+        _run_batch(paths, output_dir, jobs, shared, speed=speed, track=track)
+    if jobs != 1:
+        raise typer.BadParameter("needs --output-dir (each file its own stream)",
+                                 param_hint="'--jobs'")  # fmt: skip
     spec = SourceSpec("file", paths=paths, speed=speed, track=track)
     _run_stream(spec, shared, audio_flags={})
+
+
+def _run_batch(
+    paths: list[Path], output_dir: Path, jobs: int, shared: Shared, *, speed: float,
+    track: int | None,
+) -> NoReturn:  # fmt: skip
+    """`file --output-dir`: every file its own stream (run/batch.py)."""
+    from ..outputs import DEFAULT_FILE_FORMAT
+    from ..run.batch import BatchJob, run_batch
+    from .forward import child_args
+
+    values = shared.values
+    for param, flag in (("output", "--output"), ("save_audio", "--save-audio")):
+        if values[param] is not None:
+            raise typer.BadParameter(
+                "names one file; with --output-dir each file gets its own",
+                param_hint=f"'{flag}'",
+            )
+    fmt = values["output_format"]
+    leave_out = {"output", "output_format", "format", "local", "quiet", "save_audio"}
+    own = ["--speed", f"{speed:g}"] + (["--track", str(track)] if track is not None else [])
+    job = BatchJob(
+        paths=paths,
+        output_dir=output_dir,
+        output_format=fmt.value if fmt is not None else DEFAULT_FILE_FORMAT,
+        jobs=jobs,
+        child_args=[*own, *child_args(shared, leave_out=leave_out)],
+        api_key=values["api_key"],
+        local=bool(values["local"]) and not values["url"],
+        language=values["language"],
+        quiet=bool(values["quiet"]),
+    )
+    raise typer.Exit(int(run_batch(job)))
 
 
 @command(

@@ -35,6 +35,7 @@ from ..server import ENGINES
 from .checks import (
     Check,
     callback_url,
+    channel_names,
     checked,
     key_value,
     keyword,
@@ -312,6 +313,9 @@ STREAM_FLAGS: tuple[Flag, ...] = (
     _query("diarize_model", type=Str, panel=SPEAKERS, metavar="MODEL", check=single_word,
         help="Diarization model (v1, latest); newer than --diarize-version."),
     _switch("multichannel", SPEAKERS, "Transcribe each channel separately (shown as [ch N])."),
+    Flag("channel_names", ("--channel-names",), Str, SPEAKERS, "Names of the channels, in "
+        "order, shown instead of [ch N] with --multichannel (mic --with-system: You,Others).",
+        to="request", dest="channel_names", metavar="A,B", check=channel_names),
     # Keywords and search
     _query("keyterm", type=Strs, panel=KEYWORDS, metavar="TERM",
         help="Key term to boost (nova-3). Repeatable."),

@@ -29,6 +29,7 @@ __all__ = [
     "Renderer",
     "ServerEvent",
     "SessionState",
+    "channel_label",
     "clock",
     "line_labels",
     "segment_labels",
@@ -108,26 +109,46 @@ def speaker_label(speaker: int) -> str:
     return f"Speaker {speaker}"
 
 
+def channel_label(channel: int, names: Sequence[str] = ()) -> str:
+    """`[You]` when the channel has a name (`--channel-names`, `mic --with-system`), else `[ch N]`."""
+    if 0 <= channel < len(names) and names[channel]:
+        return f"[{names[channel]}]"
+    return f"[ch {channel}]"
+
+
 def line_labels(
-    start: float, channel: int, speaker: int | None, *, timestamps: bool, multichannel: bool
+    start: float,
+    channel: int,
+    speaker: int | None,
+    *,
+    timestamps: bool,
+    multichannel: bool,
+    channel_names: Sequence[str] = (),
 ) -> list[tuple[str, str]]:
     """The one place a transcript line's prefixes are built, as (kind, label) pairs.
 
-    Kinds are `time` (`[mm:ss.s]`), `channel` (`[ch N]`) and `speaker` (`Speaker N:`),
-    in that order, as enabled; the live view styles each kind, the writers join them.
-    Speaker labels appear whenever the server labelled the words (it does with diarize).
+    Kinds are `time` (`[mm:ss.s]`), `channel` (`[ch N]`, or the channel's name) and
+    `speaker` (`Speaker N:`), in that order, as enabled; the live view styles each kind,
+    the writers join them. Speaker labels appear whenever the server labelled the words
+    (it does with diarize).
     """
     labels: list[tuple[str, str]] = []
     if timestamps:
         labels.append(("time", f"[{clock(start)}]"))
     if multichannel:
-        labels.append(("channel", f"[ch {channel}]"))
+        labels.append(("channel", channel_label(channel, channel_names)))
     if speaker is not None:
         labels.append(("speaker", f"{speaker_label(speaker)}:"))
     return labels
 
 
-def segment_labels(segment: Segment, *, timestamps: bool, multichannel: bool) -> list[str]:
+def segment_labels(
+    segment: Segment,
+    *,
+    timestamps: bool,
+    multichannel: bool,
+    channel_names: Sequence[str] = (),
+) -> list[str]:
     """The prefixes of a transcript line: `[mm:ss.s]`, `[ch N]`, `Speaker N:` as enabled."""
     return [
         label
@@ -137,5 +158,6 @@ def segment_labels(segment: Segment, *, timestamps: bool, multichannel: bool) ->
             segment.speaker,
             timestamps=timestamps,
             multichannel=multichannel,
+            channel_names=channel_names,
         )
     ]

@@ -162,11 +162,13 @@ class LiveView(Renderer):
         console: Console | None = None,
         timestamps: bool = False,
         multichannel: bool = False,
+        channel_names: Sequence[str] = (),
     ) -> None:
         self.state = state
         self.console = console or Console(highlight=False)
         self.timestamps = timestamps
         self.multichannel = multichannel
+        self.channel_names = tuple(channel_names)
         self._lock = threading.Lock()
         self._interim: dict[int, tuple[str, float]] = {}
         self._problems: list[str] = []
@@ -226,7 +228,12 @@ class LiveView(Renderer):
     def _labels(self, start: float, channel: int, speaker: int | None) -> Text:
         text = Text()
         labels = line_labels(
-            start, channel, speaker, timestamps=self.timestamps, multichannel=self.multichannel
+            start,
+            channel,
+            speaker,
+            timestamps=self.timestamps,
+            multichannel=self.multichannel,
+            channel_names=self.channel_names,
         )
         for kind, label in labels:
             if kind == "speaker" and speaker is not None:

@@ -6,6 +6,10 @@
 * srt / vtt: one caption cue per final segment, split when longer than two lines of
   42 characters or 7 seconds, numbered, written the moment the final arrives.
 
+With several channels (`multichannel`) the text and caption writers keep each side's
+lines in time order across channels: a line waits until every channel's finals have
+reached its start (`TimeOrder`), so cue 3 never starts before cue 2.
+
 Server text goes through `sanitize.printable` before it is written (no control
 character reaches a terminal or a file: issue 11 point 5), and no message, however
 odd, makes a writer raise (issue 10 point 3).
@@ -16,14 +20,21 @@ A closed pipe (`| head -1`) is not an error: the writer stops writing and calls
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 import re
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any, Generic, TextIO, TypeVar
 
-from ..messages import ErrorResponse, UnhandledResponse
+from ..messages import (
+    ErrorResponse,
+    LiveResultResponse,
+    MetadataResponse,
+    UnhandledResponse,
+)
 from ..outputs import FILE_FORMATS, OUTPUT_FORMATS, load_renderer
 from ..sanitize import CONTROL_CHARS, printable
 from ..sanitize import seconds as finite_seconds
@@ -37,6 +48,7 @@ __all__ = [
     "SrtWriter",
     "StreamWriter",
     "TextWriter",
+    "TimeOrder",
     "VttWriter",
     "jsonl_record",
     "make_writer",
@@ -78,8 +90,110 @@ class StreamWriter(Renderer):
             raise
 
 
-class TextWriter(StreamWriter):
-    """One line per final segment, flushed at once."""
+T = TypeVar("T")
+
+
+class TimeOrder(Generic[T]):
+    """Lines of several channels, released in order of their start time.
+
+    Each channel's finals arrive in time order, but the channels' finals interleave as
+    the server sends them: channel 1's words at 1.0 s may come after channel 0's at
+    3.0 s. A line is held until every channel's finals have reached its start (no
+    later final can then start before it), and `flush()` releases the rest at the end.
+    The channel count comes from the results (`channel_index`: [n, total]); no I/O.
+    """
+
+    def __init__(self) -> None:
+        self._done: dict[int, float] = {}  # channel -> end of its latest final
+        self._channels = 1
+        self._held: list[tuple[float, int, int, T]] = []
+        self._order = itertools.count()
+
+    def progress(self, event: object) -> None:
+        """Take a message: a final moves its channel's watermark."""
+        if not isinstance(event, LiveResultResponse) or not event.is_final:
+            return
+        index = event.channel_index
+        if len(index) > 1 and 0 < index[1] <= 64:
+            self._channels = max(self._channels, index[1])
+        channel = event.channel_number
+        end = finite_seconds(event.start + event.duration)
+        self._done[channel] = max(self._done.get(channel, 0.0), end)
+
+    def add(self, start: float, end: float, channel: int, item: T) -> None:
+        """Hold a line of `channel` from `start` to `end` (its channel's finals reach `end`)."""
+        self._done[channel] = max(self._done.get(channel, 0.0), finite_seconds(end))
+        heapq.heappush(self._held, (finite_seconds(start), channel, next(self._order), item))
+
+    def ready(self) -> list[T]:
+        """The held lines no later final can precede, in time order."""
+        floor = min(self._done.get(ch, 0.0) for ch in range(self._channels))
+        out: list[T] = []
+        while self._held and self._held[0][0] <= floor:
+            out.append(heapq.heappop(self._held)[3])
+        return out
+
+    def flush(self) -> list[T]:
+        """Everything still held, in time order (the stream has ended)."""
+        out = [item for *_, item in sorted(self._held)]
+        self._held.clear()
+        return out
+
+
+class _OrderedWriter(StreamWriter):
+    """A writer of lines per committed segment; with `multichannel`, in time order across
+    channels (TimeOrder), else as they come."""
+
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        multichannel: bool = False,
+        channel_names: Sequence[str] = (),
+        on_closed: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(stream, on_closed=on_closed)
+        self.multichannel = multichannel
+        self.channel_names = tuple(channel_names)
+        self._order: TimeOrder[Segment] | None = TimeOrder() if multichannel else None
+
+    def message(self, event: ServerEvent) -> None:
+        if self._order is None:
+            return
+        self._order.progress(event)
+        if isinstance(event, MetadataResponse):  # PROTOCOL §3: the last message of a stream
+            self._release(self._order.flush())
+
+    def changes(self, changes: Sequence[Change]) -> None:
+        for change in changes:
+            if not isinstance(change, SegmentCommitted):
+                continue
+            if self._order is None:
+                self.segment(change.segment)
+            else:
+                seg = change.segment
+                self._order.add(seg.start, seg.end, seg.channel, seg)
+        if self._order is not None:
+            self._release(self._order.ready())
+
+    def _release(self, segments: list[Segment]) -> None:
+        for segment in segments:
+            self.segment(segment)
+
+    def close(self) -> None:
+        """Write what is still held (a stream that ended without Metadata)."""
+        if self._order is not None:
+            try:
+                self._release(self._order.flush())
+            except OSError:
+                pass  # teardown: the failure, if any, was already reported by an earlier write
+
+    def segment(self, segment: Segment) -> None:
+        raise NotImplementedError
+
+
+class TextWriter(_OrderedWriter):
+    """One line per final segment, flushed at once (in time order across channels)."""
 
     def __init__(
         self,
@@ -87,22 +201,24 @@ class TextWriter(StreamWriter):
         *,
         timestamps: bool = False,
         multichannel: bool = False,
+        channel_names: Sequence[str] = (),
         on_closed: Callable[[], None] | None = None,
     ) -> None:
-        super().__init__(stream, on_closed=on_closed)
+        super().__init__(
+            stream, multichannel=multichannel, channel_names=channel_names, on_closed=on_closed
+        )
         self.timestamps = timestamps
-        self.multichannel = multichannel
 
-    def changes(self, changes: Sequence[Change]) -> None:
-        for change in changes:
-            if not isinstance(change, SegmentCommitted):
-                continue
-            text = printable(change.segment.text).strip()
-            if text:
-                labels = segment_labels(
-                    change.segment, timestamps=self.timestamps, multichannel=self.multichannel
-                )
-                self.write(" ".join([*labels, text]) + "\n")
+    def segment(self, segment: Segment) -> None:
+        text = printable(segment.text).strip()
+        if text:
+            labels = segment_labels(
+                segment,
+                timestamps=self.timestamps,
+                multichannel=self.multichannel,
+                channel_names=self.channel_names,
+            )
+            self.write(" ".join([*labels, text]) + "\n")
 
 
 def _jsonl_char(match: re.Match[str]) -> str:
@@ -248,28 +364,34 @@ def vtt_time(seconds: float) -> str:
     return _hms(seconds, ".")
 
 
-class _CaptionWriter(StreamWriter):
+class _CaptionWriter(_OrderedWriter):
     def __init__(
         self,
         stream: TextIO,
         *,
         multichannel: bool = False,
+        channel_names: Sequence[str] = (),
         on_closed: Callable[[], None] | None = None,
     ) -> None:
-        super().__init__(stream, on_closed=on_closed)
-        self.multichannel = multichannel
+        super().__init__(
+            stream, multichannel=multichannel, channel_names=channel_names, on_closed=on_closed
+        )
         self.count = 0
 
     def _prefix(self, segment: Segment) -> str:
-        parts = segment_labels(segment, timestamps=False, multichannel=self.multichannel)
+        parts = segment_labels(
+            segment,
+            timestamps=False,
+            multichannel=self.multichannel,
+            channel_names=self.channel_names,
+        )
         return " ".join(parts) + " " if parts else ""
 
-    def changes(self, changes: Sequence[Change]) -> None:
-        for change in changes:
-            if isinstance(change, SegmentCommitted) and change.segment.text:
-                for cue in split_cues(change.segment, self._prefix(change.segment)):
-                    self.count += 1
-                    self.write(self.format_cue(self.count, cue))
+    def segment(self, segment: Segment) -> None:
+        if segment.text:
+            for cue in split_cues(segment, self._prefix(segment)):
+                self.count += 1
+                self.write(self.format_cue(self.count, cue))
 
     def format_cue(self, number: int, cue: Cue) -> str:
         raise NotImplementedError
@@ -309,13 +431,18 @@ def make_writer(
     *,
     timestamps: bool = False,
     multichannel: bool = False,
+    channel_names: Sequence[str] = (),
     on_closed: Callable[[], None] | None = None,
 ) -> StreamWriter:
     """The writer for `format` (one of FORMATS) on `stream`, from dgstream.outputs' table."""
     row = OUTPUT_FORMATS.get(format)
     if row is None or row.terminal:
         raise ValueError(f"unknown output format {format!r}; use one of {', '.join(FORMATS)}")
-    given = {"timestamps": timestamps, "multichannel": multichannel}
+    given: dict[str, Any] = {
+        "timestamps": timestamps,
+        "multichannel": multichannel,
+        "channel_names": tuple(channel_names),
+    }
     options = {name: value for name, value in given.items() if name in row.options}
     writer = load_renderer(format)(stream, on_closed=on_closed, **options)
     if not isinstance(writer, StreamWriter):  # pragma: no cover - a table error

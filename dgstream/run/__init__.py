@@ -12,7 +12,8 @@
 * `signals`: two-stage Ctrl-C;
 * `keys`: Enter ends the turn on a Flux stream (the terminal, read in cbreak mode);
 * `outcome`: exceptions -> exit statuses, error lines, `report`, the Outcome of a run;
-* `serve`: `dgstream devices` and `dgstream serve`.
+* `serve`: `dgstream serve`; `devices`: `dgstream devices`;
+* `batch`: `dgstream file --output-dir`, each file its own child stream.
 
 `dgstream.runner` re-exports the names the command line used before this split.
 """

@@ -63,10 +63,6 @@ class FittedSource:
     def level(self) -> float:
         return self.source.level
 
-    @level.setter
-    def level(self, value: float) -> None:
-        self.source.level = value
-
     @property
     def overflows(self) -> int:
         return self.source.overflows

@@ -7,7 +7,7 @@ a failed write raises for the router to end the stream (render/writers.py).
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -28,6 +28,7 @@ def open_outputs(
     timestamps: bool,
     multichannel: bool,
     state: SessionState,
+    channel_names: Sequence[str] = (),
     on_stdout_closed: Callable[[], None],
 ) -> tuple[list[Renderer], TextIO | None]:
     """The renderers, stdout's first, and the opened `--output` file (None without one).
@@ -46,7 +47,14 @@ def open_outputs(
     if OUTPUT_FORMATS[format].terminal:
         from ..render.live import LiveView
 
-        renderers.append(LiveView(state, timestamps=timestamps, multichannel=multichannel))
+        renderers.append(
+            LiveView(
+                state,
+                timestamps=timestamps,
+                multichannel=multichannel,
+                channel_names=channel_names,
+            )
+        )
     else:
         renderers.append(
             make_writer(
@@ -54,11 +62,18 @@ def open_outputs(
                 sys.stdout,
                 timestamps=timestamps,
                 multichannel=multichannel,
+                channel_names=channel_names,
                 on_closed=on_stdout_closed,
             )
         )
     if file is not None and output_format is not None:
         renderers.append(
-            make_writer(output_format, file, timestamps=timestamps, multichannel=multichannel)
+            make_writer(
+                output_format,
+                file,
+                timestamps=timestamps,
+                multichannel=multichannel,
+                channel_names=channel_names,
+            )
         )
     return renderers, file

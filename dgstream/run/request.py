@@ -29,6 +29,7 @@ __all__ = [
     "OUTPUT_FORMATS",
     "SourceSpec",
     "StreamRequest",
+    "channel_labels",
     "output_format_for",
     "parse_params",
     "prepare",
@@ -54,6 +55,9 @@ class SourceSpec:
     track: int | None = None
     #: mic --push-to-talk: Enter ends the turn (Flux), the model's own end of turn off.
     push_to_talk: bool = False
+    #: mic --with-system: the system's audio as a second channel, from this output.
+    with_system: bool = False
+    system_device: str | None = None
 
 
 @dataclass
@@ -74,6 +78,8 @@ class StreamRequest:
     output: Path | None = None
     output_format: str | None = None
     timestamps: bool = False
+    #: --channel-names: labels of the channels, in order, instead of [ch N] ("A,B").
+    channel_names: str | Sequence[str] | None = None
     save_audio: Path | None = None
     finish_timeout: float = 10.0
     connect_timeout: float = 10.0
@@ -83,6 +89,14 @@ class StreamRequest:
     replay_buffer: float = 60.0
     quiet: bool = False
     debug: bool = False
+
+
+def channel_labels(names: str | Sequence[str] | None) -> tuple[str, ...]:
+    """`--channel-names A,B` (or a sequence) as the labels, in channel order."""
+    if not names:
+        return ()
+    items = names.split(",") if isinstance(names, str) else names
+    return tuple(name.strip() for name in items)
 
 
 def parse_params(params: Sequence[str]) -> dict[str, str | list[str]]:

@@ -1,4 +1,4 @@
-"""`dgstream devices` and `dgstream serve`: the commands that do not stream."""
+"""`dgstream serve`: the Deepgram-compatible server (`dgstream devices` is devices.py)."""
 
 from __future__ import annotations
 
@@ -10,48 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import AudioError
 from ..status import ExitStatus
-from .outcome import report
 
-__all__ = ["KEYS_ENV", "ServeRequest", "default_engine", "read_keys", "serve", "show_devices"]
+__all__ = ["KEYS_ENV", "ServeRequest", "default_engine", "read_keys", "serve"]
 
 #: The environment variable `dgstream serve` takes keys from (comma-separated): keys in
 #: argv show in /proc/PID/cmdline to every user of the machine (issue 11 §4).
 KEYS_ENV = "DGSTREAM_SERVE_API_KEYS"
-
-
-def show_devices() -> ExitStatus:
-    """`dgstream devices`: a table of input devices."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from ..audio.mic import list_input_devices
-
-    try:
-        devices = list_input_devices()
-    except AudioError as exc:
-        return report(exc)
-    console = Console(highlight=False)
-    if not devices:
-        print("dgstream: no audio input devices found", file=sys.stderr)
-        return ExitStatus.AUDIO
-    table = Table(title=None, box=None, pad_edge=False)
-    table.add_column("index", justify="right")
-    table.add_column("name")
-    table.add_column("channels", justify="right")
-    table.add_column("default rate", justify="right")
-    table.add_column("default")
-    for d in devices:
-        table.add_row(
-            str(d.index),
-            d.name,
-            str(d.max_input_channels),
-            f"{d.default_sample_rate:.0f} Hz",
-            "*" if d.is_default else "",
-        )
-    console.print(table)
-    return ExitStatus.OK
 
 
 @dataclass

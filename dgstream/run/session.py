@@ -32,6 +32,7 @@ from .keys import EnterKey, enter_key
 from .local import LOCAL, start_local_server
 from .outcome import Outcome, report, summary_line
 from .outputs import open_outputs
+from .request import channel_labels
 from .router import Router
 from .signals import Interrupts, exit_now
 from .sources import source_kind, stream_options
@@ -154,6 +155,7 @@ class Session:
             output_format=self.output_format,
             timestamps=self.request.timestamps,
             multichannel=bool(getattr(self.options, "multichannel", False)),
+            channel_names=channel_labels(self.request.channel_names),
             state=self.state,
             on_stdout_closed=self._stdout_gone,
         )
@@ -165,6 +167,9 @@ class Session:
             note=self._note,
             live=OUTPUT_FORMATS[self.format].terminal,
         )
+        listen = getattr(source, "listen", None)
+        if callable(listen):  # a source with news as it happens (url: reconnects, titles)
+            listen(self._source_news)
         return options
 
     async def _stream(self, options: Options) -> None:
@@ -309,6 +314,15 @@ class Session:
         self.outcome.stdout_closed = True
         _silence_stdout()
         self._stop_source()
+
+    def _source_news(self, text: str, in_description: bool) -> None:
+        """News from the source (on the loop): the live view shows its new description in
+        the status line; other news, and any on a pipe, is a notice (router.notice)."""
+        if self.state is not None and self.source is not None:
+            self.state.source = self.source.description
+        live = OUTPUT_FORMATS[self.format].terminal
+        if self.router is not None and not (in_description and live):
+            self.router.notice(text)
 
     def _note(self, text: str) -> None:
         if not self.request.quiet:

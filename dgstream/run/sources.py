@@ -44,11 +44,24 @@ class SourceKind:
 
 
 def _open_mic(request: StreamRequest, options: Options) -> AudioSource:
-    from ..audio.mic import MicSource
-
+    spec = request.source
     # FluxOptions has no channels: Flux is mono (PROTOCOL §7), the mic's default.
     channels = getattr(options, "channels", None)
-    return MicSource(request.source.device, sample_rate=options.sample_rate, channels=channels)
+    if spec.with_system:  # the mic and the system's audio as two channels
+        from ..audio.duplex import open_duplex
+
+        return open_duplex(spec.device, spec.system_device, options.sample_rate)
+    from ..audio.mic import MicSource
+
+    return MicSource(spec.device, sample_rate=options.sample_rate, channels=channels)
+
+
+def _open_system(request: StreamRequest, options: Options) -> AudioSource:
+    from ..audio.system import open_system
+
+    return open_system(
+        request.source.device, options.sample_rate, getattr(options, "channels", None)
+    )
 
 
 def _open_stdin(request: StreamRequest, options: Options) -> AudioSource:
@@ -78,6 +91,7 @@ def _open_url(request: StreamRequest, options: Options) -> AudioSource:
 
 SOURCES: dict[str, SourceKind] = {
     "mic": SourceKind(_open_mic, meter=True),
+    "system": SourceKind(_open_system, meter=True),
     "stdin": SourceKind(
         _open_stdin,
         raw_flags_need_encoding=True,
