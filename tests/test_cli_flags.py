@@ -35,6 +35,8 @@ FLAG_TABLE: list[tuple[list[str], str]] = [
     (["--no-filler-words"], "filler_words=false"),
     (["--diarize"], "diarize=true"),
     (["--diarize-version", "2021-07-14.0"], "diarize_version=2021-07-14.0"),
+    (["--diarize-model", "latest"], "diarize_model=latest"),
+    (["--language-hint", "en", "--language-hint", "fr"], "language_hint=en&language_hint=fr"),
     (["--alternatives", "2"], "alternatives=2"),
     (["--interim-results"], "interim_results=true"),
     (["--no-interim-results"], "interim_results=false"),
