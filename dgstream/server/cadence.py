@@ -380,7 +380,13 @@ class Cadence:
         self.sha.update(data)
         if not data:
             return []  # PROTOCOL §3: an empty frame is nothing to decode
-        samples = self.decoder.feed(data)
+        return self._push(self.decoder.feed(data), open_stream)
+
+    def drain(self, open_stream: OpenStream) -> list[Event]:
+        """The end of the stream: what the decoder still holds (a codec's last frames)."""
+        return self._push(self.decoder.finish(), open_stream)
+
+    def _push(self, samples: npt.NDArray[np.int16], open_stream: OpenStream) -> list[Event]:
         if samples.shape[0] == 0:
             return []
         if not self.tracks:
@@ -434,6 +440,7 @@ class Cadence:
     def close(self) -> None:
         """Release the engine streams (once, when the connection ends)."""
         tracks, self.tracks = self.tracks, []
+        self.decoder.close()
         for track in tracks:
             try:
                 track.stream.close()

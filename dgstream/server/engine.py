@@ -28,6 +28,7 @@ __all__ = [
     "ModelDescription",
     "finds_endpoints",
     "is_cheap",
+    "preferred_rate",
 ]
 
 
@@ -104,10 +105,20 @@ class BaseEngineStream:
 
 
 class BaseEngine:
-    """Defaults for an `Engine`: not cheap (runs in threads), no endpointing of its own."""
+    """Defaults for an `Engine`: not cheap (runs in threads), no endpointing of its own,
+    no biasing, compressed audio at the server's default rate."""
 
     cheap: bool = False
     endpoints: bool = False
+    keyterms: bool = False
+    preferred_rate: int | None = None
+
+
+def preferred_rate(engine: object) -> int | None:
+    """`engine.preferred_rate`: the rate compressed audio is decoded to for it (None: the
+    server's default, 16 kHz). PCM reaches an engine at its own rate either way."""
+    rate = getattr(engine, "preferred_rate", None)
+    return rate if isinstance(rate, int) and not isinstance(rate, bool) and rate > 0 else None
 
 
 def is_cheap(engine: Engine) -> bool:

@@ -44,6 +44,7 @@ from .cadence import (
 )
 from .configure import ConfigureGate, Refusal
 from .decode import DecodeError, Decoder
+from .engine import preferred_rate
 from .wording import to_numerals
 
 if TYPE_CHECKING:
@@ -192,7 +193,12 @@ class V1Session:
         self._cadence = Cadence(
             engine,
             cadence_settings(options, tuning or SessionTuning()),
-            Decoder(options.encoding, options.sample_rate, options.channels),
+            Decoder(
+                options.encoding,
+                options.sample_rate,
+                options.channels,
+                target_rate=preferred_rate(engine),
+            ),
             per_channel=options.multichannel is True,
         )
         self.closing = False  # CloseStream received
@@ -261,7 +267,13 @@ class V1Session:
             return []
         self.closing = True
         self.done = True
-        out = self._sends(self._cadence.flush(from_finalize=False))
+        try:
+            tail = self._cadence.drain(self._open_stream)  # what a codec still holds
+        except DecodeError as exc:
+            if not self._cadence.decoder.samples:  # it never was audio: PROTOCOL §3
+                return [Close(1008, str(exc))]
+            tail = []  # a broken tail loses only itself
+        out = self._sends(tail + self._cadence.flush(from_finalize=False))
         out.append(Send(self.metadata()))
         out.append(Close(1000, ""))
         return out

@@ -38,6 +38,7 @@ from .actions import NET0001_REASON, Action, Close, Finish, Send
 from .cadence import Cadence, CadenceSettings, SessionTuning
 from .configure import Change, ConfigureGate, Refusal
 from .decode import DecodeError, Decoder
+from .engine import preferred_rate
 from .turns import TurnModel, TurnSettings, TurnStep, TurnTuning
 from .wording import to_numerals
 
@@ -113,7 +114,9 @@ class V2Session:
             tick_every=self._turns.tick,
         )
         # PROTOCOL §7: mono only; channels of a container are mixed into one stream.
-        decoder = Decoder(options.encoding, options.sample_rate, None)
+        decoder = Decoder(
+            options.encoding, options.sample_rate, None, target_rate=preferred_rate(engine)
+        )
         self._cadence = Cadence(engine, settings, decoder, per_channel=False)
         self._model = TurnModel(TurnSettings.from_options(options), self._turns)
         self._numerals = options.numerals is True
@@ -199,7 +202,14 @@ class V2Session:
             return []
         self.closing = True
         self.done = True
-        out = self._sends(self._model.on_events(self._cadence.flush(from_finalize=False)))
+        try:
+            tail = self._cadence.drain(self._open_stream)  # what a codec still holds
+        except DecodeError as exc:
+            if not self._cadence.decoder.samples:  # it never was audio: PROTOCOL §3
+                return self._fatal("DATA-0000", str(exc).removeprefix("DATA-0000: "), str(exc))
+            tail = []  # a broken tail loses only itself
+        events = tail + self._cadence.flush(from_finalize=False)
+        out = self._sends(self._model.on_events(events))
         if self._turns.close_ends_turn:
             out += self._sends(self._model.close(self._cadence.clock()))
         out.append(Close(1000, ""))
