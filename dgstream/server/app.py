@@ -39,6 +39,7 @@ from ..wire.v1 import LISTEN_PATH
 from ..wire.v2 import V2_PATH
 from .actions import NET0000_REASON, Action, Close, Send
 from .cadence import SessionTuning
+from .codecs import unsupported
 from .engine import is_cheap
 from .faults import Faults, FaultState
 from .handshake import AmbiguousCredentialError, credential, key_matches, reject, select_subprotocol
@@ -299,6 +300,9 @@ class DeepgramServer:
             # may quote the value, cut short: never when the query held a key (issue 11 §4).
             why = exc.message if secrets.query(query) == query else "invalid value"
             return self._reject(st, 400, f"Invalid query parameter `{exc.param}`: {why}")
+        cannot = unsupported(getattr(options, "encoding", None))
+        if cannot is not None:  # PROTOCOL §2: refuse at the handshake what cannot be decoded
+            return self._reject(st, 400, f"Invalid query parameter `encoding`: {cannot}")
         st.options = options
         st.log.options = secrets.options(options)
         st.log.unknown = secrets.unknown(unknown)  # unknown parameters are accepted and logged
