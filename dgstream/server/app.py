@@ -76,9 +76,18 @@ class SessionClass(Protocol):
     @property
     def options_class(self) -> type[LiveOptions] | type[FluxOptions]: ...
     def for_server(
-        self, engine: Engine, options: Any, *, request_id: str, config: ServerConfig
+        self,
+        engine: Engine,
+        options: Any,
+        *,
+        request_id: str,
+        config: ServerConfig,
+        unknown: dict[str, list[str]] | None = None,
     ) -> ApiSession: ...
     def idle_window(self, config: ServerConfig) -> float: ...
+    def not_honoured(
+        self, engine: Engine, options: Any, unknown: dict[str, list[str]]
+    ) -> list[str]: ...
 
 
 #: Which session class serves each path (PROTOCOL §1, §7).
@@ -114,6 +123,7 @@ class _State:
     log: ConnectionLog
     faults: Faults
     options: LiveOptions | FluxOptions | None = None
+    unknown: dict[str, list[str]] = field(default_factory=dict)
     route: SessionClass = V1Session
     handler_started: bool = False
     on_end: Callable[[_State], None] | None = None
@@ -304,8 +314,19 @@ class DeepgramServer:
         if cannot is not None:  # PROTOCOL §2: refuse at the handshake what cannot be decoded
             return self._reject(st, 400, f"Invalid query parameter `encoding`: {cannot}")
         st.options = options
+        st.unknown = unknown
         st.log.options = secrets.options(options)
         st.log.unknown = secrets.unknown(unknown)  # unknown parameters are accepted and logged
+        # Issue 12.2: what is accepted but not honoured is said once, never dropped silently.
+        st.log.not_honoured = [
+            secrets.scrub(n) for n in route.not_honoured(self.engine, options, unknown)
+        ]
+        if st.log.not_honoured:
+            _logger.warning(
+                "request %s: accepted, not honoured: %s",
+                st.request_id,
+                "; ".join(st.log.not_honoured),
+            )
         return None
 
     def _process_response(
@@ -363,7 +384,7 @@ class DeepgramServer:
         fault = FaultState(faults)
         try:
             session = st.route.for_server(
-                engine, st.options, request_id=st.request_id, config=self.config
+                engine, st.options, request_id=st.request_id, config=self.config, unknown=st.unknown
             )
             if await self._apply(conn, log, session.opened(), False, faults, call, session):
                 return
