@@ -343,3 +343,49 @@ def test_scripted_word_times_lie_inside_their_results_window() -> None:
         ("late", 3.0, 3.4),  # starts with its result (the one before ended at 3.0)
         ("next", 3.4, 3.8),  # does not overlap the word before
     ]
+
+
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [
+        ("profanity_filter=true", "profanity_filter"),
+        ("filler_words=true", "filler_words"),
+        ("dictation=true", "dictation"),
+        ("keywords=dgstream:2", "keywords"),
+        ("language=es", "language"),
+        ("redact=ssn", "redact"),
+        ("callback_method=post", "callback"),
+    ],
+)
+def test_each_parameter_not_honoured_is_named_with_its_reason(query: str, name: str) -> None:
+    _, log = run(ScriptedEngine(SCRIPT), f"{RAW}&{query}", bytes(3200))
+    assert [n.split(" (")[0] for n in log.not_honoured] == [name]
+    assert log.not_honoured[0].endswith(")")  # "name (why)"
+
+
+def test_parameters_with_no_visible_effect_are_accepted_without_a_warning() -> None:
+    # As at Deepgram: these change billing, logging or nothing the response shows.
+    query = (
+        f"{RAW}&model=nova-3&language=en-US&version=latest&tier=nova&tag=ci&tag=run7"
+        "&mip_opt_out=true&no_delay=true&diarize_version=2024&smart_format=true&numerals=true"
+    )
+    messages, log = run(ScriptedEngine(SCRIPT), query, SILENCE)
+    assert log.status == 101 and log.not_honoured == []
+    assert words_of(messages)
+
+
+def test_v2_parameters_not_honoured_are_named_too() -> None:
+    async def main() -> ConnectionLog:
+        async with DeepgramServer(ServerConfig(engine=ScriptedEngine(SCRIPT))) as server:
+            query = "model=flux-general-en&encoding=linear16&sample_rate=16000"
+            query += "&redact=pci&profanity_filter=true&keyterm=dgstream&shiny=1"
+            query += "&mip_opt_out=true&tag=ci"  # no visible effect: accepted, no warning
+            async with connect(f"{server.url}/v2/listen?{query}") as ws:
+                await ws.send(bytes(2560))
+                await ws.send('{"type": "CloseStream"}')
+                _ = [m async for m in ws]
+            return server.logbook[-1]
+
+    log = asyncio.run(main())
+    names = [n.split(" (")[0] for n in log.not_honoured]
+    assert names == ["keyterm", "redact", "profanity_filter", "shiny"]
