@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "CONTAINERS",
+    "DEMUXERS",
     "ENCODINGS",
     "ENCODING_NAMES",
     "RAW_ENCODINGS",
@@ -54,7 +55,7 @@ ENCODINGS: dict[str, Encoding] = {
     e.name: e
     for e in (
         Encoding("linear16", "s16"),
-        Encoding("linear32", "s32"),
+        Encoding("linear32", "f32"),  # 32-bit IEEE float, Deepgram's definition (not int32)
         Encoding("flac"),
         Encoding("alaw", "alaw"),
         Encoding("mulaw", "mulaw"),
@@ -98,7 +99,7 @@ CONTAINERS: tuple[tuple[str, Callable[[bytes], bool]], ...] = (
     ("WAV", lambda h: h[:4] == b"RIFF" and h[8:12] == b"WAVE"),
     ("RF64 WAV", lambda h: h[:4] in (b"RF64", b"BW64") and h[8:12] == b"WAVE"),
     ("FLAC", lambda h: h[:4] == b"fLaC"),
-    ("Ogg", lambda h: h[:4] == b"OggS"),
+    ("Ogg", lambda h: h[:5] == b"OggS\x00"),  # capture pattern + stream structure version 0
     ("MP3", lambda h: h[:3] == b"ID3"),
     ("WebM/Matroska", lambda h: h[:4] == b"\x1a\x45\xdf\xa3"),
     ("MP4/M4A", lambda h: h[4:8] == b"ftyp"),
@@ -110,6 +111,25 @@ CONTAINERS: tuple[tuple[str, Callable[[bytes], bool]], ...] = (
     ("AAC (ADTS)", lambda h: len(h) >= 2 and h[0] == 0xFF and h[1] & 0xF6 == 0xF0),
     ("MPEG audio", lambda h: len(h) >= 2 and h[0] == 0xFF and h[1] & 0xE0 == 0xE0),
 )
+
+
+#: FFmpeg's demuxer for each container of `CONTAINERS` (the server decodes all but WAV
+#: with it; WAV has its own exact reader).
+DEMUXERS: dict[str, str] = {
+    "RF64 WAV": "wav",  # BW64 (RIFF and RF64 have the server's own reader)
+    "FLAC": "flac",
+    "Ogg": "ogg",
+    "MP3": "mp3",
+    "WebM/Matroska": "matroska",
+    "MP4/M4A": "mov",
+    "AIFF": "aiff",
+    "AMR": "amr",
+    "CAF": "caf",
+    "AU": "au",
+    "ASF/WMA": "asf",
+    "AAC (ADTS)": "aac",
+    "MPEG audio": "mp3",
+}
 
 
 def sniff_container(head: bytes) -> str | None:

@@ -68,10 +68,11 @@ def test_stereo_decoding_does_not_depend_on_frame_cuts(cuts: list[int]) -> None:
     assert np.array_equal(_feed_all(Decoder("linear16", 8000, 2), data, cuts), whole)
 
 
-def test_linear32_keeps_the_high_16_bits() -> None:
-    data = np.array([0x7FFF0000, -0x80000000, 0x00010000, 0], dtype="<i4").tobytes()
+def test_linear32_is_32_bit_float_pcm() -> None:
+    # PROTOCOL §2: Deepgram's linear32 is IEEE float (full scale ±1.0), not int32.
+    data = np.array([1.0, -1.0, 0.5, 0.0, 2.0, np.nan, -np.inf], dtype="<f4").tobytes()
     out = Decoder("linear32", 16000, 1).feed(data)[:, 0]
-    assert out.tolist() == [32767, -32768, 1, 0]
+    assert out.tolist() == [32767, -32767, 16383, 0, 32767, 0, -32767]
 
 
 def test_mulaw_and_alaw_known_values() -> None:
@@ -94,10 +95,25 @@ def test_raw_mulaw_at_any_rate_and_channels() -> None:
     assert out[0].tolist() == [0, -32124, 32124]
 
 
-@pytest.mark.parametrize("encoding", ["opus", "flac", "amr-nb", "speex", "g729", "ogg-opus"])
-def test_codec_encodings_are_refused_with_data_0000(encoding: str) -> None:
+@pytest.mark.parametrize(
+    ("encoding", "data"),
+    [
+        ("opus", b"\x03\x00"),  # a code-3 packet of zero frames
+        ("flac", b"\x00" * 100),  # no fLaC
+        ("amr-nb", b"\x00" * 100),  # bad-frame ToC
+        ("speex", b"\xff" * 100),
+        ("g729", b"\xff" * 5),
+        ("ogg-opus", b"\x00" * 100),  # no OggS
+    ],
+)
+def test_undecodable_codec_audio_is_data_0000_naming_the_encoding(
+    encoding: str, data: bytes
+) -> None:
+    dec = Decoder(encoding, 16000, 1)
     with pytest.raises(DecodeError) as info:
-        Decoder(encoding, 16000, 1).feed(b"\x00" * 100)
+        dec.feed(data)
+        dec.finish()
+    dec.close()
     reason = str(info.value)
     assert reason.startswith("DATA-0000")
     assert f"encoding={encoding}" in reason
@@ -171,9 +187,14 @@ def test_wav_extensible_format_uses_the_subformat_tag() -> None:
         (b"\x01\x02\x03\x04\x05", "headerless"),
     ],
 )
-def test_non_wav_audio_without_encoding_is_data_0000(head: bytes, name: str) -> None:
+def test_broken_containers_and_headerless_audio_are_data_0000_naming_what_was_seen(
+    head: bytes, name: str
+) -> None:
+    dec = Decoder(None, None, None)
     with pytest.raises(DecodeError) as info:
-        Decoder(None, None, None).feed(head + b"\x00" * 64)
+        dec.feed(head + b"\x00" * 64)
+        dec.finish()
+    dec.close()
     assert str(info.value).startswith("DATA-0000")
     assert name in str(info.value)
 

@@ -18,16 +18,16 @@ from . import AudioFormat, sample_width
 
 __all__ = ["AudioRecorder", "wav_header"]
 
-# WAVE format tags: PCM, A-law, mu-law.
-_FORMAT_TAG = {"linear16": 1, "linear32": 1, "alaw": 6, "mulaw": 7}
+# WAVE format tags: PCM, IEEE float (linear32 is 32-bit float, PROTOCOL §2), A-law, mu-law.
+_FORMAT_TAG = {"linear16": 1, "linear32": 3, "alaw": 6, "mulaw": 7}
 _MAX_DATA = 0xFFFFFFFF - 64  # RIFF sizes are 32-bit
 
 
 def wav_header(format: AudioFormat, data_bytes: int) -> bytes:
-    """A WAV header for `data_bytes` of raw audio in `format` (PCM or G.711).
+    """A WAV header for `data_bytes` of raw audio in `format` (PCM, float or G.711).
 
-    PCM gets the classic 44-byte header; A-law and mu-law get the 18-byte fmt chunk
-    and the fact chunk (sample count) that non-PCM WAV requires.
+    PCM gets the classic 44-byte header; float, A-law and mu-law get the 18-byte fmt
+    chunk and the fact chunk (sample count) that non-PCM WAV requires.
     """
     encoding = format.encoding or ""
     width = sample_width(encoding)

@@ -29,17 +29,18 @@ _LAZY = {
     "DeepgramServer": "dgstream.server.app",
     "Faults": "dgstream.server.faults",
     "ServerConfig": "dgstream.server.app",
-    "run": "dgstream.server.app",
-    "running_server": "dgstream.server.app",
+    "run": "dgstream.server.process",
+    "running_server": "dgstream.server.process",
     "ConnectionLog": "dgstream.server.logbook",
     "SessionTuning": "dgstream.server.cadence",
 }
 
 if TYPE_CHECKING:
-    from .app import DeepgramServer, Faults, ServerConfig, run, running_server
+    from .app import DeepgramServer, Faults, ServerConfig
     from .cadence import SessionTuning
     from .engine import Engine
     from .logbook import ConnectionLog
+    from .process import run, running_server
 
 
 @dataclass(frozen=True)

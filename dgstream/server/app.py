@@ -21,10 +21,8 @@ import asyncio
 import contextlib
 import json
 import logging
-import signal
-import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -39,6 +37,7 @@ from ..wire.v1 import LISTEN_PATH
 from ..wire.v2 import V2_PATH
 from .actions import NET0000_REASON, Action, Close, Send
 from .cadence import SessionTuning
+from .codecs import unsupported
 from .engine import is_cheap
 from .faults import Faults, FaultState
 from .handshake import AmbiguousCredentialError, credential, key_matches, reject, select_subprotocol
@@ -52,7 +51,7 @@ from .v2 import V2Session
 if TYPE_CHECKING:
     from .engine import Engine
 
-__all__ = ["DeepgramServer", "Faults", "ServerConfig", "run", "running_server"]
+__all__ = ["DeepgramServer", "Faults", "ServerConfig"]
 
 
 class ApiSession(Protocol):
@@ -75,9 +74,18 @@ class SessionClass(Protocol):
     @property
     def options_class(self) -> type[LiveOptions] | type[FluxOptions]: ...
     def for_server(
-        self, engine: Engine, options: Any, *, request_id: str, config: ServerConfig
+        self,
+        engine: Engine,
+        options: Any,
+        *,
+        request_id: str,
+        config: ServerConfig,
+        unknown: dict[str, list[str]] | None = None,
     ) -> ApiSession: ...
     def idle_window(self, config: ServerConfig) -> float: ...
+    def not_honoured(
+        self, engine: Engine, options: Any, unknown: dict[str, list[str]]
+    ) -> list[str]: ...
 
 
 #: Which session class serves each path (PROTOCOL §1, §7).
@@ -113,6 +121,7 @@ class _State:
     log: ConnectionLog
     faults: Faults
     options: LiveOptions | FluxOptions | None = None
+    unknown: dict[str, list[str]] = field(default_factory=dict)
     route: SessionClass = V1Session
     handler_started: bool = False
     on_end: Callable[[_State], None] | None = None
@@ -299,9 +308,23 @@ class DeepgramServer:
             # may quote the value, cut short: never when the query held a key (issue 11 §4).
             why = exc.message if secrets.query(query) == query else "invalid value"
             return self._reject(st, 400, f"Invalid query parameter `{exc.param}`: {why}")
+        cannot = unsupported(getattr(options, "encoding", None))
+        if cannot is not None:  # PROTOCOL §2: refuse at the handshake what cannot be decoded
+            return self._reject(st, 400, f"Invalid query parameter `encoding`: {cannot}")
         st.options = options
+        st.unknown = unknown
         st.log.options = secrets.options(options)
         st.log.unknown = secrets.unknown(unknown)  # unknown parameters are accepted and logged
+        # Issue 12.2: what is accepted but not honoured is said once, never dropped silently.
+        st.log.not_honoured = [
+            secrets.scrub(n) for n in route.not_honoured(self.engine, options, unknown)
+        ]
+        if st.log.not_honoured:
+            _logger.warning(
+                "request %s: accepted, not honoured: %s",
+                st.request_id,
+                "; ".join(st.log.not_honoured),
+            )
         return None
 
     def _process_response(
@@ -359,7 +382,7 @@ class DeepgramServer:
         fault = FaultState(faults)
         try:
             session = st.route.for_server(
-                engine, st.options, request_id=st.request_id, config=self.config
+                engine, st.options, request_id=st.request_id, config=self.config, unknown=st.unknown
             )
             if await self._apply(conn, log, session.opened(), False, faults, call, session):
                 return
@@ -466,58 +489,3 @@ class DeepgramServer:
         """Hand a finished log to the writer thread (issue 11 §2: no file I/O on the loop)."""
         if self._writer is not None:
             self._writer.write(log)
-
-
-@contextlib.contextmanager
-def running_server(config: ServerConfig | None = None) -> Iterator[DeepgramServer]:
-    """Run a DeepgramServer on its own event loop in a background thread (sync tests, --local)."""
-    server = DeepgramServer(config)
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="dgstream-server", daemon=True)
-    thread.start()
-    try:
-        asyncio.run_coroutine_threadsafe(server.start(), loop).result(30)
-        yield server
-    finally:
-        try:
-            asyncio.run_coroutine_threadsafe(server.stop(), loop).result(30)
-            asyncio.run_coroutine_threadsafe(loop.shutdown_default_executor(), loop).result(30)
-        finally:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(30)
-            loop.close()
-
-
-def run(config: ServerConfig | None = None) -> None:
-    """Serve until SIGINT/SIGTERM (`dgstream serve`); prints the listening URL first.
-
-    The signal handlers are in place before the URL is printed (issue 10 §7: a script
-    that signals as soon as it reads the line must not find the signal ignored), and
-    they work even when SIGINT came in ignored or blocked (`cmd &` in a
-    non-interactive shell starts it with SIGINT ignored).
-    """
-    config = config or ServerConfig()
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        signals = (signal.SIGINT, signal.SIGTERM)
-        installed = []
-        for sig in signals:
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, stop.set)  # replaces an inherited SIG_IGN
-                installed.append(sig)
-        if hasattr(signal, "pthread_sigmask"):
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)  # an inherited block, too
-        server = DeepgramServer(config)
-        try:
-            await server.start()
-            print(f"dgstream serve: listening on {server.url}{LISTEN_PATH}", flush=True)
-            await stop.wait()
-        finally:
-            await server.stop()
-            for sig in installed:
-                loop.remove_signal_handler(sig)
-
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())

@@ -25,6 +25,7 @@ How events become messages is the API session's business (`v1.py`, `v2.py`).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
@@ -50,6 +51,7 @@ __all__ = [
     "SpeechStart",
     "Tick",
     "UtteranceEnd",
+    "fit_words",
 ]
 
 _EMPTY: npt.NDArray[np.int16] = np.zeros(0, dtype=np.int16)
@@ -123,6 +125,23 @@ class Tick:
 
 
 Event = Union[SpeechStart, Interim, Final, UtteranceEnd, Tick]
+
+
+def fit_words(words: list[EngineWord], start: float, end: float) -> list[EngineWord]:
+    """Word times inside their result's window and in order, none overlapping the last.
+
+    Issue 12.2: an engine may time a word past the audio it has heard, or before the
+    span (a padded detector); Results tile the audio, so a word that spilled out of its
+    window would overlap the next final. Times are clamped, never the words dropped.
+    """
+    out: list[EngineWord] = []
+    floor = start
+    for w in words:
+        s = min(max(w.start, floor), end)
+        e = min(max(w.end, s), end)
+        out.append(w if (s, e) == (w.start, w.end) else dataclasses.replace(w, start=s, end=e))
+        floor = e
+    return out
 
 
 class ChannelCadence:
@@ -214,11 +233,11 @@ class ChannelCadence:
             self._sync()
             self._data = _EMPTY
             if self.stream.endpoint():
-                # The engine found an utterance end itself (EngineStream.endpoint).
+                # The engine found an utterance end itself (EngineStream.endpoint). The
+                # energy detector's speech state goes on: speech that is still voiced here
+                # is the same onset, not a new one (one SpeechStarted per onset, issue 12.2).
                 out.append(self._final(speech_final=True, end_sentence=True))
-                self.in_speech = False
-                self.voiced_run = 0
-                self.span_has_speech = False
+                self.span_has_speech = self.in_speech
         self._rest_len = 0
         self._keep(data[n * f :])
         return out
@@ -319,9 +338,10 @@ class ChannelCadence:
 
     def _interim(self) -> Interim:
         self._sync()
-        words = self.stream.hypothesis()
+        start, end = self.span_start / self.rate, self.pos / self.rate
+        words = fit_words(self.stream.hypothesis(), start, end)
         self._reported(words)
-        event = Interim(self.index, words, self.span_start / self.rate, self.pos / self.rate)
+        event = Interim(self.index, words, start, end)
         self.last_result = self.pos
         return event
 
@@ -329,13 +349,14 @@ class ChannelCadence:
         self, *, speech_final: bool, from_finalize: bool = False, end_sentence: bool = False
     ) -> Final:
         self._sync()
-        words = self.stream.commit()
+        start, end = self.span_start / self.rate, self.pos / self.rate
+        words = fit_words(self.stream.commit(), start, end)
         self._reported(words)
         event = Final(
             self.index,
             words,
-            self.span_start / self.rate,
-            self.pos / self.rate,
+            start,
+            end,
             speech_final=speech_final,
             from_finalize=from_finalize,
             end_sentence=end_sentence,
@@ -380,7 +401,13 @@ class Cadence:
         self.sha.update(data)
         if not data:
             return []  # PROTOCOL §3: an empty frame is nothing to decode
-        samples = self.decoder.feed(data)
+        return self._push(self.decoder.feed(data), open_stream)
+
+    def drain(self, open_stream: OpenStream) -> list[Event]:
+        """The end of the stream: what the decoder still holds (a codec's last frames)."""
+        return self._push(self.decoder.finish(), open_stream)
+
+    def _push(self, samples: npt.NDArray[np.int16], open_stream: OpenStream) -> list[Event]:
         if samples.shape[0] == 0:
             return []
         if not self.tracks:
@@ -409,6 +436,13 @@ class Cadence:
                 )
             )
 
+    def set_keyterms(self, keyterms: Sequence[str]) -> None:
+        """Configure's keyterms, for streams that can bias (`EngineStream.set_keyterms`)."""
+        for track in self.tracks:
+            setter = getattr(track.stream, "set_keyterms", None)
+            if setter is not None:
+                setter(list(keyterms))
+
     def clock(self, channel: int = 0) -> float:
         """The audio clock of a channel (seconds of whole frames processed; 0 before audio)."""
         for track in self.tracks:
@@ -434,6 +468,7 @@ class Cadence:
     def close(self) -> None:
         """Release the engine streams (once, when the connection ends)."""
         tracks, self.tracks = self.tracks, []
+        self.decoder.close()
         for track in tracks:
             try:
                 track.stream.close()
@@ -442,6 +477,6 @@ class Cadence:
 
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     OpenStream = Callable[[int, int], EngineStream]

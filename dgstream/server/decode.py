@@ -4,7 +4,10 @@
 array per frame, keeping partial samples (and a partial WAV header) across frames,
 because a client may cut its audio anywhere (PROTOCOL §3: frames of any size).
 Raw audio needs `encoding` and `sample_rate` (PROTOCOL §2); without `encoding` the
-stream must start with a WAV header. Anything else raises `DecodeError`, whose
+stream must start with a container header: WAV is read here, every other container
+(WebM, Ogg, FLAC, MP3, ...) and every compressed `encoding` (flac, opus, ogg-opus,
+speex, amr-nb, amr-wb, g729) goes to FFmpeg (`codecs.py`), decoded as frames arrive
+to int16 at the engine's rate. What cannot be decoded raises `DecodeError`, whose
 message is the DATA-0000 close reason.
 
 `voiced_frames` / `EnergyDetector` are the energy speech detector used by the
@@ -26,6 +29,7 @@ import numpy.typing as npt
 
 from ..formats import ENCODINGS, SAMPLE_WIDTHS, sniff_container
 from ..options import BOUNDS
+from .codecs import CODEC_RATE, CodecError, DemuxStream, PacketStream, plan
 
 __all__ = [
     "DEFAULT_THRESHOLD_DBFS",
@@ -42,7 +46,12 @@ __all__ = [
 Int16Array = npt.NDArray[np.int16]
 #: Default voicing threshold: -40 dBFS RMS, i.e. an RMS of ~328 in int16 units.
 DEFAULT_THRESHOLD_DBFS = -40.0
-_SUPPORTED = "this server decodes linear16, linear32, mulaw, alaw and WAV"
+_SUPPORTED = "send encoding and sample_rate for headerless audio"
+#: Bytes of a stream's start needed to tell its container (formats.CONTAINERS).
+_SNIFF_BYTES = 16
+#: A codec stream that has decoded nothing after this many bytes is not audio (PROTOCOL §3:
+#: FFmpeg's demuxers resynchronise over garbage for ever; Deepgram closes DATA-0000).
+_NO_AUDIO_LIMIT = 1 << 20
 _MAX_HEADER_CHUNK = 1 << 16  # a fmt chunk larger than this is not a real WAV file
 
 
@@ -62,7 +71,7 @@ class StreamFormat:
     sample_rate: int
     channels: int
     sample_format: str  # "s16", "s32", "s24", "u8", "f32", "f64", "mulaw", "alaw"
-    container: str  # "raw" or "wav"
+    container: str  # "raw", "wav", or what FFmpeg decodes ("encoding=opus", "WebM/Matroska")
 
     @property
     def bytes_per_sample(self) -> int:
@@ -110,7 +119,9 @@ def alaw_to_int16(data: bytes) -> Int16Array:
 
 
 def _float_to_int16(x: npt.NDArray[np.floating[Any]]) -> Int16Array:
-    out: Int16Array = (np.clip(x, -1.0, 1.0) * 32767.0).astype(np.int16)
+    # NaN is silence and infinities are full scale: a float stream may carry anything.
+    finite = np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=-1.0)
+    out: Int16Array = (np.clip(finite, -1.0, 1.0) * 32767.0).astype(np.int16)
     return out
 
 
@@ -132,6 +143,16 @@ _CONVERT: dict[str, Callable[[bytes], Int16Array]] = {
     "mulaw": mulaw_to_int16,
     "alaw": alaw_to_int16,
 }
+
+
+def _none() -> Int16Array:
+    return np.zeros((0, 1), dtype=np.int16)
+
+
+def _may_be_wav(head: bytes) -> bool:
+    """Does `head` start (or could it still start) a RIFF/RF64 WAV stream?"""
+    n = min(len(head), 4)
+    return head[:n] in (b"RIFF"[:n], b"RF64"[:n])
 
 
 def _sniff(head: bytes) -> str:
@@ -171,15 +192,30 @@ def _wav_format(fmt: bytes) -> tuple[str, int, int]:
 
 
 class Decoder:
-    """Incremental decoder of one connection's audio (raw encodings or a WAV stream).
+    """Incremental decoder of one connection's audio (PCM, WAV, or anything FFmpeg reads).
 
     `feed()` returns the complete samples of the bytes so far as an `(n, channels)`
     int16 array (possibly empty) and raises `DecodeError` when the audio cannot be
-    decoded. `format` is None until a WAV header has been read.
+    decoded; `finish()` drains what a codec still holds at the end of the stream.
+    `format` is None until the stream's format is known (a header read, a first frame
+    decoded). Compressed audio comes out at `target_rate` (default `CODEC_RATE`).
     """
 
-    def __init__(self, encoding: str | None, sample_rate: int | None, channels: int | None) -> None:
+    def __init__(
+        self,
+        encoding: str | None,
+        sample_rate: int | None,
+        channels: int | None,
+        *,
+        target_rate: int | None = None,
+    ) -> None:
         self.format: StreamFormat | None = None
+        self._rate_in = sample_rate
+        self._channels_in = channels
+        self._target_rate = target_rate or CODEC_RATE
+        self._codec: DemuxStream | PacketStream | None = None
+        self._head = bytearray()  # the first bytes, until the container is known
+        self._codec_bytes = 0
         self.samples = 0  # decoded samples per channel so far
         self._pending = bytearray()
         self._encoding = encoding
@@ -188,6 +224,7 @@ class Decoder:
         self._data_left: int | None = None  # bytes left in the data chunk; None = unbounded
         self._fmt: tuple[str, int, int] | None = None
         self._unbounded = False  # RF64: sizes live in a ds64 chunk; read data to the end
+        self._ended = False
         if encoding is not None:
             sample_format = _RAW_FORMATS.get(encoding)
             if sample_format is not None and sample_rate:
@@ -195,15 +232,66 @@ class Decoder:
 
     def feed(self, data: bytes) -> Int16Array:
         """Decode `data` (any slice of the stream) into whole sample frames."""
-        if self._encoding is not None:
-            if self.format is None:
-                raise DecodeError(f"{_SUPPORTED}; got encoding={self._encoding}")
+        if self._codec is not None:
+            self._codec_bytes += len(data)
+            if not self.samples and self._codec_bytes > _NO_AUDIO_LIMIT:
+                raise DecodeError(
+                    f"{self._codec.plan.what}: no audio in the first {_NO_AUDIO_LIMIT >> 10} KB"
+                )
+            return self._decoded(self._codec.feed, data)
+        if self._encoding is not None and self._encoding in _RAW_FORMATS:
             self._pending += data
-        else:
-            self._read_wav(data)
-            if self.format is None:
-                return np.zeros((0, 1), dtype=np.int16)
-        return self._samples()
+            return self._samples()
+        if self._encoding is None and self._wav_stage != "riff":
+            self._read_wav(data)  # a WAV stream, header (partly) read
+            return self._samples() if self.format is not None else _none()
+        # The stream's first bytes: which container, or which codec plan (PROTOCOL §2).
+        self._head += data
+        head = bytes(self._head)
+        if self._encoding is None and _may_be_wav(head):
+            if len(head) < 12 and not self._ended:
+                return _none()
+            if head[8:12] == b"WAVE" or len(head) < 12:
+                self._head.clear()
+                self._read_wav(head)
+                return self._samples() if self.format is not None else _none()
+        if len(head) < _SNIFF_BYTES and not self._ended:
+            return _none()
+        self._head.clear()
+        try:
+            p = plan(self._encoding, head, self._rate_in, self._channels_in)
+        except CodecError as exc:
+            raise DecodeError(str(exc)) from None
+        self._codec = (DemuxStream if p.demuxer else PacketStream)(p, self._target_rate)
+        return self._decoded(self._codec.feed, head)
+
+    def finish(self) -> Int16Array:
+        """The end of the stream (CloseStream): what a codec or the sniffer still holds."""
+        self._ended = True
+        out = self.feed(b"") if self._head and self._codec is None else _none()
+        if self._codec is not None:
+            rest = self._decoded(self._codec.finish)
+            if rest.shape[0]:
+                out = np.concatenate((out, rest)) if out.shape[0] else rest
+        return out
+
+    def close(self) -> None:
+        """Stop a codec's thread (once, when the connection ends)."""
+        codec, self._codec = self._codec, None
+        if codec is not None:
+            codec.close()
+
+    def _decoded(self, step: Callable[..., Int16Array], *args: bytes) -> Int16Array:
+        codec = self._codec
+        assert codec is not None
+        try:
+            out = step(*args)
+        except CodecError as exc:
+            raise DecodeError(str(exc)) from None
+        if self.format is None and codec.channels is not None:
+            self.format = StreamFormat(self._target_rate, codec.channels, "s16", codec.plan.what)
+        self.samples += out.shape[0]
+        return out
 
     def _samples(self) -> Int16Array:
         fmt = self.format

@@ -26,8 +26,10 @@ __all__ = [
     "EngineStream",
     "EngineWord",
     "ModelDescription",
+    "can_bias",
     "finds_endpoints",
     "is_cheap",
+    "preferred_rate",
 ]
 
 
@@ -82,6 +84,10 @@ class Engine(Protocol):
     Capabilities: `cheap` -- streams are fast enough to run on the event loop (no
     thread hand-off); `endpoints` -- streams find utterance ends themselves
     (`EngineStream.endpoint`), so the energy detector's endpoints are not used.
+    Optional ones (read with `getattr`, defaults in `BaseEngine`): `keyterms` -- the
+    engine biases recognition towards `options.keyterm` / `options.keywords` given to
+    `open_stream`, and its streams take Configure's list in `set_keyterms(list)`;
+    `preferred_rate` -- the rate compressed audio is decoded to for it.
     """
 
     name: str
@@ -104,10 +110,25 @@ class BaseEngineStream:
 
 
 class BaseEngine:
-    """Defaults for an `Engine`: not cheap (runs in threads), no endpointing of its own."""
+    """Defaults for an `Engine`: not cheap (runs in threads), no endpointing of its own,
+    no biasing, compressed audio at the server's default rate."""
 
     cheap: bool = False
     endpoints: bool = False
+    keyterms: bool = False
+    preferred_rate: int | None = None
+
+
+def preferred_rate(engine: object) -> int | None:
+    """`engine.preferred_rate`: the rate compressed audio is decoded to for it (None: the
+    server's default, 16 kHz). PCM reaches an engine at its own rate either way."""
+    rate = getattr(engine, "preferred_rate", None)
+    return rate if isinstance(rate, int) and not isinstance(rate, bool) and rate > 0 else None
+
+
+def can_bias(engine: object) -> bool:
+    """`engine.keyterms`: does it bias recognition towards keyterms (PROTOCOL §2, §6)?"""
+    return getattr(engine, "keyterms", False) is True
 
 
 def is_cheap(engine: Engine) -> bool:

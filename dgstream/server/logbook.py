@@ -152,6 +152,7 @@ class ConnectionLog:
         None  # None when the handshake was refused before parsing
     )
     unknown: dict[str, list[str]] = field(default_factory=dict)
+    not_honoured: list[str] = field(default_factory=list)  # "param (why)", issue 12.2
     status: int | None = None  # HTTP status of the handshake response (101 when accepted)
     error: str | None = None  # dg-error of a refused handshake
     started: float = field(default_factory=time.time)
@@ -277,6 +278,7 @@ class ConnectionLog:
             "query": self.query,
             "options": self.options.to_dict() if self.options is not None else None,
             "unknown": self.unknown,
+            "not_honoured": self.not_honoured,
             "headers": self.headers,
             "subprotocol": self.subprotocol,
             "status": self.status,

@@ -11,6 +11,8 @@ them (PROTOCOL §3, §4) and answers Configure (§6, `configure.py`).
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -44,6 +46,8 @@ from .cadence import (
 )
 from .configure import ConfigureGate, Refusal
 from .decode import DecodeError, Decoder
+from .engine import can_bias, preferred_rate
+from .features import extra_object, list_of, not_honoured, replace_words, search_hits
 from .wording import to_numerals
 
 if TYPE_CHECKING:
@@ -146,10 +150,23 @@ class V1Session:
 
     @classmethod
     def for_server(
-        cls, engine: Engine, options: LiveOptions, *, request_id: str, config: ServerConfig
+        cls,
+        engine: Engine,
+        options: LiveOptions,
+        *,
+        request_id: str,
+        config: ServerConfig,
+        unknown: Mapping[str, Sequence[str]] | None = None,
     ) -> V1Session:
         """The session for one accepted connection of a server with `config`."""
-        return cls(engine, options, request_id=request_id, tuning=config.tuning)
+        return cls(engine, options, request_id=request_id, tuning=config.tuning, unknown=unknown)
+
+    @staticmethod
+    def not_honoured(
+        engine: Engine, options: LiveOptions, unknown: Mapping[str, Sequence[str]]
+    ) -> list[str]:
+        """Parameters accepted but not honoured for this engine (issue 12.2: said, once)."""
+        return not_honoured(options, unknown, keyterms=can_bias(engine))
 
     @staticmethod
     def idle_window(config: ServerConfig) -> float:
@@ -164,7 +181,9 @@ class V1Session:
         request_id: str,
         tuning: SessionTuning | None = None,
         created: datetime | None = None,
+        unknown: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
+        unknown = unknown or {}
         self.engine = engine
         self.options = options
         self.request_id = request_id
@@ -179,8 +198,15 @@ class V1Session:
             "punctuate": options.punctuate is True,
             "smart_format": options.smart_format is True,
             "numerals": options.numerals is True,
-            "diarize": options.diarize is True,
+            # diarize_model (v1, latest) is what newer SDKs send instead of diarize.
+            "diarize": options.diarize is True or bool(list_of(unknown.get("diarize_model"))),
         }
+        # PROTOCOL §2 output parameters (features.py).
+        self._extra = extra_object(list_of(options.extra))
+        self._search = list_of(options.search)
+        self._replace = list_of(options.replace)
+        self._alternatives = options.alternatives or 1
+        self._entities = options.detect_entities is True
         self._render = _Render(diarize=False, punctuate=False, sentence_start=[])
         self._restyle()
         keyterm = options.keyterm
@@ -192,7 +218,12 @@ class V1Session:
         self._cadence = Cadence(
             engine,
             cadence_settings(options, tuning or SessionTuning()),
-            Decoder(options.encoding, options.sample_rate, options.channels),
+            Decoder(
+                options.encoding,
+                options.sample_rate,
+                options.channels,
+                target_rate=preferred_rate(engine),
+            ),
             per_channel=options.multichannel is True,
         )
         self.closing = False  # CloseStream received
@@ -226,6 +257,8 @@ class V1Session:
         if change is not None:  # PROTOCOL §6: a Configure applies from the next audio on
             self._features.update(change.features)
             self._restyle()
+            if change.keyterms is not None:
+                self._cadence.set_keyterms(change.keyterms)
         try:
             events = self._cadence.feed(data, self._open_stream)
         except DecodeError as exc:
@@ -261,7 +294,13 @@ class V1Session:
             return []
         self.closing = True
         self.done = True
-        out = self._sends(self._cadence.flush(from_finalize=False))
+        try:
+            tail = self._cadence.drain(self._open_stream)  # what a codec still holds
+        except DecodeError as exc:
+            if not self._cadence.decoder.samples:  # it never was audio: PROTOCOL §3
+                return [Close(1008, str(exc))]
+            tail = []  # a broken tail loses only itself
+        out = self._sends(tail + self._cadence.flush(from_finalize=False))
         out.append(Send(self.metadata()))
         out.append(Close(1000, ""))
         return out
@@ -302,7 +341,7 @@ class V1Session:
         c = self._cadence
         uuid = self._result_metadata.model_uuid
         seen = c.decoder.samples > 0
-        return MetadataResponse(
+        out = MetadataResponse(
             request_id=self.request_id,
             transaction_key="deprecated",
             sha256=c.sha.hexdigest(),
@@ -312,13 +351,16 @@ class V1Session:
             models=(uuid,) if seen else (),
             model_info={uuid: self._model_info} if seen else {},
         ).to_wire()
+        if self._extra:
+            out["extra"] = dict(self._extra)  # PROTOCOL §2 extra: echoed as an object
+        return out
 
     def _sends(self, events: list[Event]) -> list[Action]:
         out: list[Action] = []
         total = len(self._cadence.tracks)
         for e in events:
             if isinstance(e, (Interim, Final)):
-                out.append(Send(self._result(e, total).to_wire()))
+                out.append(Send(self._result_wire(e, total)))
             elif isinstance(e, SpeechStart):
                 if self._vad_events:
                     # PROTOCOL §4: SpeechStarted, timestamp = start of the voiced run.
@@ -334,14 +376,35 @@ class V1Session:
                 out.append(Send(ue.to_wire()))
         return out
 
+    def _result_wire(self, e: Interim | Final, total: int) -> dict[str, Any]:
+        """A Results message with what the output parameters add (features.py)."""
+        d = self._result(e, total).to_wire()
+        if self._entities:  # PROTOCOL §2 detect_entities: a list, even if empty
+            for alt in d["channel"]["alternatives"]:
+                alt["entities"] = []
+        if self._extra:
+            d["metadata"]["extra"] = dict(self._extra)
+        return d
+
     def _result(self, e: Interim | Final, total: int) -> LiveResultResponse:
         is_final = isinstance(e, Final)
         end_sentence = isinstance(e, Final) and e.end_sentence
-        words = self._render.words(e.channel, e.words, commit=is_final, end=end_sentence)
+        engine_words = replace_words(e.words, self._replace) if self._replace else e.words
+        words = self._render.words(e.channel, engine_words, commit=is_final, end=end_sentence)
         transcript = " ".join(
             (w.punctuated_word or "") if self._render.punctuate else w.word for w in words
         )
-        confidence = _r(sum(w.confidence for w in e.words) / len(e.words)) if e.words else 0.0
+        confidence = (
+            _r(sum(w.confidence for w in engine_words) / len(engine_words)) if engine_words else 0.0
+        )
+        best = Alternative(transcript=transcript, confidence=confidence, words=words)
+        # alternatives=N: one hypothesis from the engine; the others repeat it, less sure.
+        others = [
+            dataclasses.replace(best, confidence=_r(confidence * (1 - 0.1 * k)))
+            for k in range(1, self._alternatives)
+        ]
+        alternatives = (best, *others)
+        search = tuple(search_hits(engine_words, self._search)) if self._search else None
         start = _r(e.start)
         return LiveResultResponse(
             channel_index=(e.channel, total),
@@ -349,11 +412,7 @@ class V1Session:
             start=start,
             is_final=is_final,
             speech_final=isinstance(e, Final) and e.speech_final,
-            channel=Channel(
-                alternatives=(
-                    Alternative(transcript=transcript, confidence=confidence, words=words),
-                )
-            ),
+            channel=Channel(alternatives=alternatives, search=search),
             metadata=self._result_metadata,
             from_finalize=isinstance(e, Final) and e.from_finalize,
         )

@@ -20,6 +20,7 @@ where Deepgram documents nothing is in docs/FLUX.md:
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..options import FluxOptions, LiveOptions, OptionsError, validate
@@ -38,6 +39,7 @@ from .actions import NET0001_REASON, Action, Close, Finish, Send
 from .cadence import Cadence, CadenceSettings, SessionTuning
 from .configure import Change, ConfigureGate, Refusal
 from .decode import DecodeError, Decoder
+from .engine import can_bias, preferred_rate
 from .turns import TurnModel, TurnSettings, TurnStep, TurnTuning
 from .wording import to_numerals
 
@@ -80,10 +82,31 @@ class V2Session:
 
     @classmethod
     def for_server(
-        cls, engine: Engine, options: FluxOptions, *, request_id: str, config: ServerConfig
+        cls,
+        engine: Engine,
+        options: FluxOptions,
+        *,
+        request_id: str,
+        config: ServerConfig,
+        unknown: Mapping[str, Sequence[str]] | None = None,
     ) -> V2Session:
         """The session for one accepted connection of a server with `config`."""
         return cls(engine, options, request_id=request_id, tuning=config.tuning, turns=config.turns)
+
+    @staticmethod
+    def not_honoured(
+        engine: Engine, options: FluxOptions, unknown: Mapping[str, Sequence[str]]
+    ) -> list[str]:
+        """Parameters accepted but not honoured for this engine (issue 12.2: said, once)."""
+        out = []
+        if options.keyterm and not can_bias(engine):
+            out.append("keyterm (the engine cannot bias its recognition)")
+        if options.redact not in (None, False):
+            out.append("redact (no redaction)")
+        if options.profanity_filter:
+            out.append("profanity_filter (no profanity filter)")
+        out += [f"{name} (unknown parameter, ignored)" for name in sorted(unknown)]
+        return out
 
     @staticmethod
     def idle_window(config: ServerConfig) -> float:
@@ -113,7 +136,9 @@ class V2Session:
             tick_every=self._turns.tick,
         )
         # PROTOCOL §7: mono only; channels of a container are mixed into one stream.
-        decoder = Decoder(options.encoding, options.sample_rate, None)
+        decoder = Decoder(
+            options.encoding, options.sample_rate, None, target_rate=preferred_rate(engine)
+        )
         self._cadence = Cadence(engine, settings, decoder, per_channel=False)
         self._model = TurnModel(TurnSettings.from_options(options), self._turns)
         self._numerals = options.numerals is True
@@ -160,6 +185,8 @@ class V2Session:
         change = self._configure.take()
         if change is not None:  # PROTOCOL §6: a Configure applies from the next audio on
             self._apply(change)
+            if change.keyterms is not None:
+                self._cadence.set_keyterms(change.keyterms)
         try:
             events = self._cadence.feed(data, self._open_stream)
         except DecodeError as exc:
@@ -199,7 +226,14 @@ class V2Session:
             return []
         self.closing = True
         self.done = True
-        out = self._sends(self._model.on_events(self._cadence.flush(from_finalize=False)))
+        try:
+            tail = self._cadence.drain(self._open_stream)  # what a codec still holds
+        except DecodeError as exc:
+            if not self._cadence.decoder.samples:  # it never was audio: PROTOCOL §3
+                return self._fatal("DATA-0000", str(exc).removeprefix("DATA-0000: "), str(exc))
+            tail = []  # a broken tail loses only itself
+        events = tail + self._cadence.flush(from_finalize=False)
+        out = self._sends(self._model.on_events(events))
         if self._turns.close_ends_turn:
             out += self._sends(self._model.close(self._cadence.clock()))
         out.append(Close(1000, ""))
