@@ -139,9 +139,8 @@ def not_honoured(
         note("callback", "this server makes no outbound requests; results come on the socket")
     if options.language is not None and not options.language.lower().startswith("en"):
         note("language", "the engine transcribes English")
-    if "language_hint" in unknown:
+    if options.language_hint:
         note("language_hint", "the engine has no language detection")
     for name in sorted(unknown):
-        if name not in ("language_hint", "diarize_model"):
-            note(name, "unknown parameter, ignored")
+        note(name, "unknown parameter, ignored")
     return out

@@ -199,7 +199,7 @@ class V1Session:
             "smart_format": options.smart_format is True,
             "numerals": options.numerals is True,
             # diarize_model (v1, latest) is what newer SDKs send instead of diarize.
-            "diarize": options.diarize is True or bool(list_of(unknown.get("diarize_model"))),
+            "diarize": options.diarize is True or bool(options.diarize_model),
         }
         # PROTOCOL §2 output parameters (features.py).
         self._extra = extra_object(list_of(options.extra))
