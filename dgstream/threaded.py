@@ -183,7 +183,11 @@ class ThreadedStream:
     face: ClassVar[type[Any]]
 
     def __init__(
-        self, api_key: str | None = None, *, _config: ClientConfig | None = None, **settings: Any
+        self,
+        api_key: str | None = None,
+        *,
+        _config: ClientConfig | None = None,
+        **settings: Unpack[Settings],
     ) -> None:
         #: The settings, read once (environment fallbacks included).
         self.config = _config or ClientConfig.from_settings(api_key, **settings)
@@ -372,14 +376,6 @@ class LiveClient(ThreadedStream):
 
     if TYPE_CHECKING:
 
-        def __init__(
-            self,
-            api_key: str | None = None,
-            *,
-            _config: ClientConfig | None = None,
-            **settings: Unpack[Settings],
-        ) -> None: ...
-
         def start(
             self,
             options: LiveOptions | Mapping[str, Any] | None = None,
@@ -407,14 +403,6 @@ class FluxClient(ThreadedStream):
     face = AsyncFluxClient
 
     if TYPE_CHECKING:
-
-        def __init__(
-            self,
-            api_key: str | None = None,
-            *,
-            _config: ClientConfig | None = None,
-            **settings: Unpack[Settings],
-        ) -> None: ...
 
         def start(
             self,

@@ -21,14 +21,11 @@ from ..options import FluxOptions, encode_query, split_options, validate
 from ..wire.configure import Configure, Thresholds
 from ..wire.v2 import FORCE_END_TURN
 from .api import V2
-from .config import ClientConfig
 from .state import State
 from .stream import Stream
 
 if TYPE_CHECKING:
-    from typing_extensions import Unpack
-
-    from .config import Settings
+    pass
 
 __all__ = ["AsyncFluxClient"]
 
@@ -42,17 +39,6 @@ class AsyncFluxClient(Stream):
     """
 
     api = V2
-
-    def __init__(
-        self,
-        api_key: str | None = None,
-        *,
-        _owner: Any = None,
-        _config: ClientConfig | None = None,
-        **settings: Unpack[Settings],
-    ) -> None:
-        config = _config or ClientConfig.from_settings(api_key, **settings)
-        super().__init__(config, owner=_owner)
 
     async def start(
         self,

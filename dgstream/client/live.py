@@ -19,14 +19,11 @@ from ..options import LiveOptions, encode_query, split_options
 from ..wire.configure import Configure
 from ..wire.v1 import KEEP_ALIVE, LiveResultResponse, finalize_message
 from .api import V1
-from .config import ClientConfig
 from .state import State
 from .stream import Stream
 
 if TYPE_CHECKING:
-    from typing_extensions import Unpack
-
-    from .config import Settings
+    pass
 
 __all__ = ["AsyncLiveClient"]
 
@@ -46,17 +43,8 @@ class AsyncLiveClient(Stream):
 
     api = V1
 
-    def __init__(
-        self,
-        api_key: str | None = None,
-        *,
-        _owner: Any = None,
-        _config: ClientConfig | None = None,
-        **settings: Unpack[Settings],
-    ) -> None:
-        config = _config or ClientConfig.from_settings(api_key, **settings)
-        super().__init__(config, owner=_owner)
-        self._flush_at: float | None = None
+    #: When an interim result without a final is due for a Finalize (auto_flush).
+    _flush_at: float | None = None
 
     # the v3 SDK's attribute names for the settings
     @property

@@ -33,7 +33,7 @@ from ..notices import (
     StartFailed,
 )
 from ..replay import ReconnectHistory, ReconnectPolicy, ReplayBuffer, retryable_close
-from .config import ClientConfig, build_url
+from .config import ClientConfig, Settings, build_url
 from .connection import close_of, connect, send_frame
 from .events import Handler, Handlers, Outlet
 from .finish import closed, finish_stream, keepalive
@@ -41,6 +41,7 @@ from .reconnect import keep, make_room
 from .state import Lifecycle, State
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
     from websockets.asyncio.client import ClientConnection
 
     from .api import Api
@@ -55,10 +56,21 @@ class Stream:
 
     api: ClassVar[Api]
 
-    def __init__(self, config: ClientConfig, *, owner: Any = None) -> None:
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        _owner: Any = None,
+        _config: ClientConfig | None = None,
+        **settings: Unpack[Settings],
+    ) -> None:
+        """`api_key` and the `Settings` keywords (client/config.py), read once; `_config`
+        (settings already read) and `_owner` (the object handlers receive) are for the
+        threaded and SDK-compatible wrappers."""
+        config = _config or ClientConfig.from_settings(api_key, **settings)
         self.config = config
         self.handlers = Handlers(self.api)
-        self.handlers.owner = self if owner is None else owner
+        self.handlers.owner = self if _owner is None else _owner
         #: The lifecycle state (NEW, CONNECTING, OPEN, RECONNECTING, CLOSING, CLOSED).
         self.lifecycle = Lifecycle()
         #: The URL connected to (no credentials are ever in it).

@@ -36,6 +36,7 @@ from ..wire.v1 import (
 from .actions import NET0001_REASON, Action, Close, Finish, Send
 from .cadence import (
     Cadence,
+    CadenceBacked,
     CadenceSettings,
     Event,
     Final,
@@ -142,7 +143,7 @@ def _keyterms_supported(model: str | None) -> bool:
     return model is None or model.startswith("nova-3")
 
 
-class V1Session:
+class V1Session(CadenceBacked):
     """The server side of one /v1 live stream: decode, detect, drive engine streams, emit JSON."""
 
     #: What the handshake decodes this API's query into.
@@ -228,21 +229,6 @@ class V1Session:
         )
         self.closing = False  # CloseStream received
         self.done = False  # a Close action has been issued
-
-    # -- properties ----------------------------------------------------------------
-    @property
-    def audio_bytes(self) -> int:
-        return self._cadence.audio_bytes
-
-    @property
-    def audio_seconds(self) -> float:
-        """Seconds of audio decoded so far (per channel)."""
-        return self._cadence.audio_seconds
-
-    @property
-    def channels(self) -> int:
-        """Channels of the audio, 0 until some audio has been decoded."""
-        return self._cadence.channels
 
     # -- input ----------------------------------------------------------------------
     def opened(self) -> list[Action]:

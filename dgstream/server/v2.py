@@ -36,7 +36,7 @@ from ..wire.v2 import (
     parse_control,
 )
 from .actions import NET0001_REASON, Action, Close, Finish, Send
-from .cadence import Cadence, CadenceSettings, SessionTuning
+from .cadence import Cadence, CadenceBacked, CadenceSettings, SessionTuning
 from .configure import Change, ConfigureGate, Refusal
 from .decode import DecodeError, Decoder
 from .engine import can_bias, preferred_rate
@@ -74,7 +74,7 @@ def engine_options(options: FluxOptions) -> LiveOptions:
     )
 
 
-class V2Session:
+class V2Session(CadenceBacked):
     """The server side of one /v2 (Flux) stream: decode, detect turns, emit TurnInfo JSON."""
 
     #: What the handshake decodes this API's query into.
@@ -155,19 +155,6 @@ class V2Session:
         self.done = False  # a Close action has been issued
 
     # -- properties ----------------------------------------------------------------
-    @property
-    def audio_bytes(self) -> int:
-        return self._cadence.audio_bytes
-
-    @property
-    def audio_seconds(self) -> float:
-        """Seconds of audio decoded so far."""
-        return self._cadence.audio_seconds
-
-    @property
-    def channels(self) -> int:
-        return self._cadence.channels
-
     @property
     def turn_index(self) -> int:
         """The open turn's index, or the next turn's."""
