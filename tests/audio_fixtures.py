@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-__all__ = ["SPEECH_PATTERN", "bursts", "chunks", "seconds", "wav_bytes"]
+__all__ = ["SPEECH_PATTERN", "bursts", "chunks", "encode", "seconds", "wav_bytes"]
 
 #: A short "utterance" pattern: two voiced bursts, a pause, one more burst, trailing silence.
 SPEECH_PATTERN: list[tuple[float, str]] = [
@@ -83,3 +83,33 @@ def chunks(data: bytes, size: int = 3200) -> Iterator[bytes]:
     """`data` cut into frames of `size` bytes (3200 = 100 ms of 16 kHz mono linear16)."""
     for i in range(0, len(data), size):
         yield data[i : i + size]
+
+
+def encode(
+    pcm: np.ndarray, fmt: str, codec: str, rate: int, bit_rate: int = 0, source_rate: int = 16000
+) -> bytes:
+    """`pcm` (int16 mono at `source_rate`) encoded with `codec` at `rate` into container `fmt`."""
+    import av
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format=fmt) as out:
+        st = out.add_stream(codec, rate=rate, layout="mono")
+        if bit_rate:
+            st.codec_context.bit_rate = bit_rate
+        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = source_rate
+        resampler = av.AudioResampler(format=st.codec_context.format, layout="mono", rate=rate)
+        size = st.codec_context.frame_size or 1024
+        frames = [*resampler.resample(frame), *resampler.resample(None)]
+        data = np.concatenate([f.to_ndarray() for f in frames], axis=1)
+        fmt_name = st.codec_context.format.name
+        for i in range(0, data.shape[1], size):
+            part = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(data[:, i : i + size]), format=fmt_name, layout="mono"
+            )
+            part.sample_rate = rate
+            for packet in st.encode(part):
+                out.mux(packet)
+        for packet in st.encode(None):
+            out.mux(packet)
+    return buf.getvalue()

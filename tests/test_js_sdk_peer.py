@@ -1,5 +1,6 @@
 """Deepgram's own JS SDK 5 (@deepgram/sdk, with the machine's Node.js) against dgstream's
-server: `listen.v1.connect` and `listen.v2.connect` streaming linear16.
+server: `listen.v1.connect` streaming linear16 and, as a browser's MediaRecorder does,
+WebM/Opus with no encoding given; `listen.v2.connect` streaming linear16.
 
 tests/peer_envs.py installs the SDK once under `.peer-envs/js-sdk5`; tests/peers/js_sdk5.cjs
 drives it and prints what its handlers got. The SDK reconnects on any close other than
@@ -17,8 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
-from audio_fixtures import bursts
+from audio_fixtures import bursts, encode
 from peer_envs import PEERS, js_sdk5
 
 from dgstream.server import DeepgramServer, ServerConfig, running_server
@@ -49,7 +51,7 @@ def server() -> Iterator[DeepgramServer]:
 def run_js(
     modules: Path, api: str, srv: DeepgramServer, audio: bytes, tmp_path: Path
 ) -> list[dict[str, Any]]:
-    raw = tmp_path / "audio.raw"
+    raw = tmp_path / "audio.bin"
     raw.write_bytes(audio)
     node = shutil.which("node")
     assert node is not None
@@ -110,3 +112,22 @@ def test_js_sdk5_listen_v2_gets_two_turns(
     assert log.path == "/v2/listen" and log.audio_bytes == len(V2_AUDIO)
     assert log.controls == ["Configure", "CloseStream"]
     assert log.close_code == 1000 and log.closed_by == "server"
+
+
+def test_js_sdk5_streams_webm_opus_as_a_browser_does(
+    node_modules: Path, server: DeepgramServer, tmp_path: Path
+) -> None:
+    # PROTOCOL §2: a MediaRecorder sends WebM/Opus with no encoding; the server decodes it.
+    pcm = np.frombuffer(V1_AUDIO, dtype="<i2")
+    webm = encode(pcm, "webm", "libopus", 48000)
+    events = run_js(node_modules, "v1-webm", server, webm, tmp_path)
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "open" and kinds[-1] == "close" and "error" not in kinds
+    assert events[-1]["data"]["code"] == 1000
+    got = [e["data"] for e in events if e["event"] == "message"]
+    finals = [m for m in got if m["type"] == "Results" and m["is_final"]]
+    words = " ".join(m["channel"]["alternatives"][0]["transcript"] for m in finals).split()
+    assert words == SCRIPT.split()
+    (log,) = server.logbook  # decoded, not refused: one connection, a clean close
+    assert log.options is not None and log.options.encoding is None
+    assert log.audio_bytes == len(webm) and log.close_code == 1000

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from audio_fixtures import encode
 from helpers import PARAGRAPH
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -61,32 +62,6 @@ def server() -> Iterator[DeepgramServer]:
 
 
 # -- encoding with PyAV -----------------------------------------------------------------
-def encode(pcm: np.ndarray, fmt: str, codec: str, rate: int, bit_rate: int = 0) -> bytes:
-    """`pcm` (int16 mono at RATE) encoded with `codec` at `rate` into container `fmt`."""
-    buf = io.BytesIO()
-    with av.open(buf, "w", format=fmt) as out:
-        st = out.add_stream(codec, rate=rate, layout="mono")
-        if bit_rate:
-            st.codec_context.bit_rate = bit_rate
-        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = RATE
-        resampler = av.AudioResampler(format=st.codec_context.format, layout="mono", rate=rate)
-        size = st.codec_context.frame_size or 1024
-        frames = [*resampler.resample(frame), *resampler.resample(None)]
-        data = np.concatenate([f.to_ndarray() for f in frames], axis=1)
-        fmt_name = st.codec_context.format.name
-        for i in range(0, data.shape[1], size):
-            part = av.AudioFrame.from_ndarray(
-                np.ascontiguousarray(data[:, i : i + size]), format=fmt_name, layout="mono"
-            )
-            part.sample_rate = rate
-            for packet in st.encode(part):
-                out.mux(packet)
-        for packet in st.encode(None):
-            out.mux(packet)
-    return buf.getvalue()
-
-
 def packets(container: bytes) -> list[bytes]:
     """The codec packets of a container (raw Opus is one packet per binary frame)."""
     with av.open(io.BytesIO(container)) as f:

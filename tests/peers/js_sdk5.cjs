@@ -1,9 +1,11 @@
 // Drive Deepgram's own JS SDK 5 (@deepgram/sdk) against a server; run by Node.js.
 //
-//     node js_sdk5.cjs {v1|v2} ws://127.0.0.1:PORT audio.raw
+//     node js_sdk5.cjs {v1|v1-webm|v2} ws://127.0.0.1:PORT audio
 //
 // Streams the 16 kHz mono linear16 file over `listen.v1.connect` (then sendFinalize and
-// sendCloseStream) or `listen.v2.connect` (then sendConfigure and sendCloseStream), and
+// sendCloseStream), a WebM/Opus file as a browser's MediaRecorder would (v1-webm: no
+// encoding given, 4 KB pieces), or over `listen.v2.connect` (then sendConfigure and
+// sendCloseStream), and
 // prints one JSON line per event the SDK delivered: {"event": "open"|"message"|"error"|
 // "close", "data": ...}. tests/test_js_sdk_peer.py reads them. The SDK's own reconnect
 // policy is left as it ships (reconnect on any close other than 1000), so a server that
@@ -15,7 +17,7 @@ const { DeepgramClient } = require("@deepgram/sdk");
 
 const [api, url, path] = process.argv.slice(2);
 const audio = fs.readFileSync(path);
-const FRAME = api === "v1" ? 3200 : 2560; // 100 ms; 80 ms as Flux recommends
+const FRAME = { v1: 3200, "v1-webm": 4096, v2: 2560 }[api]; // 100 ms; MediaRecorder-ish; 80 ms (Flux)
 
 function emit(event, data) {
   process.stdout.write(JSON.stringify({ event, data }) + "\n");
@@ -27,11 +29,13 @@ async function main() {
     apiKey: "peer-test-key",
     environment: { base: http, production: url, agent: url, agentRest: http },
   });
-  const args =
-    api === "v1"
-      ? { model: "nova-3", encoding: "linear16", sample_rate: "16000", interim_results: "true", punctuate: "true" }
-      : { model: "flux-general-en", encoding: "linear16", sample_rate: "16000" };
-  const socket = await (api === "v1" ? client.listen.v1 : client.listen.v2).connect(args);
+  const args = {
+    v1: { model: "nova-3", encoding: "linear16", sample_rate: "16000", interim_results: "true", punctuate: "true" },
+    "v1-webm": { model: "nova-3", interim_results: "true", punctuate: "true" }, // the container says
+    v2: { model: "flux-general-en", encoding: "linear16", sample_rate: "16000" },
+  }[api];
+  const v1 = api !== "v2";
+  const socket = await (v1 ? client.listen.v1 : client.listen.v2).connect(args);
   let ended = false; // close() after the server's close fires "close" once more: not news
   const closed = new Promise((resolve) => {
     socket.on("close", (event) => {
@@ -48,7 +52,7 @@ async function main() {
   for (let i = 0; i < audio.length; i += FRAME) {
     socket.sendMedia(audio.subarray(i, i + FRAME));
   }
-  if (api === "v1") {
+  if (v1) {
     socket.sendFinalize({ type: "Finalize" });
   } else {
     socket.sendConfigure({ type: "Configure", thresholds: { eot_threshold: 0.8 } });
