@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Union
 import numpy as np
 
 from .decode import DEFAULT_THRESHOLD_DBFS, Decoder, voiced_frames
-from .engine import finds_endpoints
+from .engine import EndpointKind, endpoint_kind, finds_endpoints
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -214,11 +214,20 @@ class ChannelCadence:
             self._sync()
             self._data = _EMPTY
             if self.stream.endpoint():
-                # The engine found an utterance end itself (EngineStream.endpoint).
-                out.append(self._final(speech_final=True, end_sentence=True))
-                self.in_speech = False
-                self.voiced_run = 0
-                self.span_has_speech = False
+                # The engine found an utterance end itself (EngineStream.endpoint); its kind
+                # says whether that is speech_final (PROTOCOL §4: not with endpointing=false)
+                # or only a long utterance cut at an inner pause.
+                kind = endpoint_kind(self.stream)
+                out.append(
+                    self._final(
+                        speech_final=kind is EndpointKind.SPEECH_FINAL,
+                        end_sentence=kind is not EndpointKind.SPAN,
+                    )
+                )
+                if kind is not EndpointKind.SPAN:
+                    self.in_speech = False
+                    self.voiced_run = 0
+                self.span_has_speech = self.in_speech
         self._rest_len = 0
         self._keep(data[n * f :])
         return out
