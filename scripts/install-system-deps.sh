@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Debian packages the test suite needs: PortAudio + PulseAudio (a virtual microphone for the
 # mic tests), espeak-ng and sox (test speech), libsndfile (soundfile's fallback), jq (the
-# README's jq example runs as a test).
+# README's jq example runs as a test), pocketsphinx-testdata and alsa-utils (real recorded
+# speech for the local engines' evaluation set, scripts/local_eval.py).
 set -euo pipefail
-packages=(pulseaudio pulseaudio-utils libasound2-plugins libportaudio2 espeak-ng sox libsndfile1 jq)
+packages=(pulseaudio pulseaudio-utils libasound2-plugins libportaudio2 espeak-ng sox libsndfile1 jq
+    pocketsphinx-testdata alsa-utils)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -91,7 +91,11 @@ class Session:
             if self.url == LOCAL:
                 try:
                     self.url, self.local_model = start_local_server(
-                        stack, self.options.language, self._note
+                        stack,
+                        self.options.language,
+                        self._note,
+                        self.request.engine,
+                        self.request.engine_model,
                     )
                 except DgstreamError as exc:
                     return report(exc)

@@ -195,6 +195,14 @@ class Levels:
                 speech[where[g] + 1 : where[g + 1]] = True
         return first, speech
 
+    def speech_start(self, start: float, end: float) -> float | None:
+        """Where the speech inside [start, end) begins (None: no speech found)."""
+        found = self.speech_frames(start, end)
+        if found is None:
+            return None
+        first, speech = found
+        return (first + int(np.flatnonzero(speech)[0])) * _FRAME_SECONDS
+
     def speech_end(self, start: float, end: float) -> float | None:
         """Where the speech inside [start, end) ends (None: no speech found)."""
         found = self.speech_frames(start, end)

@@ -57,7 +57,8 @@ class MoonshineEngine(BaseEngine):
     """Moonshine speech recognition, loaded once and shared by every stream of a server.
 
     `model` names a model directory inside moonshine_voice's bundled assets
-    (`tiny-en` ships with the wheel) unless `model_path` points elsewhere.
+    (`tiny-en` ships with the wheel), or is a model directory itself; `model_path`
+    points elsewhere too.
     `update_interval` is how much new audio (seconds) makes an interim decode the open
     phrase again. `transcriber_options` go to Moonshine's C API as they are, for both
     kinds of transcriber (for example `{"vad_threshold": "0.6"}` is the detector's).
@@ -102,6 +103,8 @@ class MoonshineEngine(BaseEngine):
             raise ValueError("update_interval must be positive")
         if transcribers < 1:
             raise ValueError("transcribers must be at least 1")
+        if model_path is None and Path(model).expanduser().is_dir():
+            model_path = Path(model).expanduser()  # a directory given as the model
         path = Path(model_path) if model_path is not None else get_assets_path() / model
         if not path.is_dir():
             raise FileNotFoundError(f"no Moonshine model directory at {path}")

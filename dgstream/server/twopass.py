@@ -216,4 +216,7 @@ class TwoPassStream(BaseEngineStream):
         self, raw: list[RawWord], start: float, end: float, floor: float
     ) -> list[EngineWord]:
         start = max(start, self._tracker.start)
+        if any(w[1] is not None for w in raw):  # a timed decoder: no word before the speech
+            onset = self._levels.speech_start(start, end)
+            floor = max(floor, onset if onset is not None else start)
         return timed_words(raw, self._levels, start, end, floor, self.clock)
