@@ -66,7 +66,27 @@ HARVARD = (
 )
 ESPEAK_VOICES = (("en-us", "150"), ("en-gb", "160"))
 
-_NUMBERS = {"10": "ten", "ten": "ten"}
+#: Numerals as words: a "4" for "four" is formatting (Whisper writes digits), not an error.
+_NUMBERS = dict(
+    enumerate(
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+        ]
+    )
+)
+_NUMBERS_BY_TEXT = {str(k): v for k, v in _NUMBERS.items()}
 
 
 @dataclass(frozen=True)
@@ -81,9 +101,10 @@ class Clip:
 
 
 def normalise(text: str) -> str:
-    """Lower case, punctuation to spaces (apostrophes kept), numerals as words, collapsed."""
+    """Lower case, punctuation and hyphens to spaces (apostrophes kept), numerals 0-12 as
+    words, whitespace collapsed."""
     words = re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
-    return " ".join(_NUMBERS.get(w, w) for w in words)
+    return " ".join(_NUMBERS_BY_TEXT.get(w, w) for w in words)
 
 
 def wer(references: list[str], hypotheses: list[str]) -> float:

@@ -11,7 +11,8 @@ For each engine asked for (issue 15.4):
   3. CPU real-time factor of one stream as the server drives it (100 ms chunks, an
      interim each second, endpoint/commit), on two_cities.wav;
   4. how many streams fed at real-time pace one engine keeps up with (threads, one
-     100 ms chunk each every 100 ms, interims each second), and so streams per core.
+     100 ms chunk each every 100 ms, interims each second, starts spread over 12 s),
+     and so streams per core (`--copies 2`: two model copies decode at once).
 
     .venv/bin/python scripts/measure_local_engine.py                       # everything
     .venv/bin/python scripts/measure_local_engine.py --engines moonshine --sections wer --quick
@@ -45,10 +46,19 @@ from local_eval import TWO_CITIES, Clip, _read, build, wer
 CHUNK = 0.1
 
 
+#: Copies of the model working at once (moonshine `transcribers`, whisper `workers`).
+COPIES = 1
+
+
 def make_engine(name: str, model: str | None) -> Any:
     from dgstream.server import load_engine
 
-    return load_engine(name, **({"model": model} if model else {}))
+    kwargs: dict[str, Any] = {"model": model} if model else {}
+    if COPIES > 1:
+        kwargs["transcribers" if name == "moonshine" else "workers"] = COPIES
+    if name == "whisper" and COPIES > 1:
+        kwargs["cpu_threads"] = 1
+    return load_engine(name, **kwargs)
 
 
 # -- 1 and 2: WER and final latency through the CLI ------------------------------------
@@ -59,7 +69,16 @@ def cli_run(engine: str, model: str | None, clip: Clip) -> tuple[str, list[float
         cmd += ["--engine-model", model]
     # --speed 50: 100 ms chunks as a live stream sends them (--speed 0 sends 1 s chunks,
     # which delays each final to the end of its chunk), 50 times faster than real time.
-    cmd += ["--speed", "50", "--format", "jsonl", "--quiet", str(clip.path)]
+    cmd += [
+        "--speed",
+        "50",
+        "--finish-timeout",
+        "120",
+        "--format",
+        "jsonl",
+        "--quiet",
+        str(clip.path),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stderr}")
@@ -188,7 +207,9 @@ def section_capacity(name: str, model: str | None, counts: list[int], seconds: f
         start = time.monotonic() + 0.3
 
         def work(i: int, n: int, lags: list[float], texts: list[str], start: float) -> None:
-            texts[i] = drive(engine, audio, rate, start + i * CHUNK / n, lags)
+            # Starts spread over 12 s (one longest utterance), so the streams' utterances
+            # end at different times, as independent speakers' do.
+            texts[i] = drive(engine, audio, rate, start + i * 12.0 / n, lags)
 
         threads = [
             threading.Thread(target=work, args=(i, n, lags[i], texts, start)) for i in range(n)
@@ -230,7 +251,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="the small subset (the suite's)")
     parser.add_argument("--set-dir", type=Path, help="where the evaluation set is written")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every clip")
+    parser.add_argument("--copies", type=int, default=1, help="model copies (one per core)")
     args = parser.parse_args(argv)
+    global COPIES
+    COPIES = args.copies
     sections = set(args.sections.split(","))
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory() as tmp:
