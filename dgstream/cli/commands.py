@@ -380,10 +380,15 @@ def serve(
     api_key_file: Annotated[Path | None, option("--api-key-file", panel=SERVER, metavar="FILE",
         dir_okay=False, help="Require the keys in FILE (one per line; # comments).")] = None,
     engine: Annotated[EngineName | None, option("--engine", panel=SERVER, case_sensitive=False,
-        help="moonshine (offline speech recognition, needs dgstream[local]), scripted "
+        help="moonshine (offline speech recognition, needs dgstream[local]), whisper (offline, "
+        "many languages, needs dgstream[whisper]), scripted "
         "(deterministic words over voiced audio), tones (a word per tone burst, named by its "
         "pitch) or null (no words; for load tests).",
         shown="moonshine when installed, else scripted")] = None,
+    engine_model: Annotated[str | None, option("--engine-model", panel=SERVER,
+        metavar="NAME|DIR", help="The engine's model: a name (whisper: base, small, ...; "
+        "downloaded once) or a model directory.",
+        shown="moonshine tiny-en; whisper $DGSTREAM_WHISPER_MODEL, else base")] = None,
     script: Annotated[str | None, option("--script", panel=SERVER, metavar="FILE|TEXT",
         help="The scripted engine's words: a text, a text file, or a JSON file of timed words.")] = None,
     idle_timeout: Annotated[float, option("--idle-timeout", panel=SERVER, min=0, metavar="SECONDS",
@@ -413,6 +418,7 @@ def serve(
             api_keys=tuple(api_key or ()),
             api_key_file=api_key_file,
             engine=engine.value if engine is not None else None,
+            engine_model=engine_model,
             script=script,
             idle_timeout=idle_timeout,
             log=log,

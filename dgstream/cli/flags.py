@@ -89,6 +89,8 @@ if TYPE_CHECKING:
 
     class EngineName(str, Enum): ...
 
+    class LocalEngineName(str, Enum): ...
+
     class OutputFormat(str, Enum): ...
 
     class FileFormat(str, Enum): ...
@@ -100,6 +102,8 @@ else:
     Encoding = _choices("Encoding", ENCODING_NAMES)
     #: The server's engines: the one list in dgstream.server.
     EngineName = _choices("EngineName", ENGINES)
+    #: --local's engines (--engine of the streaming commands).
+    LocalEngineName = _choices("LocalEngineName", ("moonshine", "whisper"))
     #: --format and --output-format: the one table in dgstream.outputs.
     OutputFormat = _choices("OutputFormat", FORMAT_NAMES)
     FileFormat = _choices("FileFormat", FILE_FORMATS)
@@ -245,6 +249,14 @@ STREAM_FLAGS: tuple[Flag, ...] = (
     _request("local", "--local", type=bool, default=False, panel=CONNECTION,
         help="Transcribe offline: start the built-in server with the local speech engine "
         "(English; needs dgstream[local]). No key needed."),
+    _request("engine", "--engine", type=Union[LocalEngineName, None], panel=CONNECTION,
+        case_sensitive=False, help="The offline engine of --local: moonshine (English, small "
+        "and fast; dgstream[local]) or whisper (many languages; dgstream[whisper]).",
+        shown="moonshine"),
+    _request("engine_model", "--engine-model", type=Str, panel=CONNECTION, metavar="NAME|DIR",
+        help="The --local engine's model: a name (whisper: base, small, ...; downloaded "
+        "once) or a model directory.",
+        shown="moonshine tiny-en; whisper $DGSTREAM_WHISPER_MODEL, else base"),
     _request("profile", "--profile", "-p", type=Str, envvar="DGSTREAM_PROFILE",
         panel=CONNECTION, metavar="NAME",
         help="Use option presets from [profiles.NAME] in the config file."),

@@ -16,23 +16,40 @@ from .outcome import LocalUnavailableError
 if TYPE_CHECKING:
     from ..server.engine import Engine
 
-__all__ = ["LOCAL", "demo_recording", "local_engine", "local_server_url", "start_local_server"]
+__all__ = [
+    "LOCAL",
+    "LOCAL_ENGINES",
+    "demo_recording",
+    "local_engine",
+    "local_server_url",
+    "start_local_server",
+]
 
 #: Where `--local` finds its server: the URL is set when the session starts it.
 LOCAL = "local:"
 
+#: The engines `--local --engine` offers (docs/LOCAL_ENGINE.md), the default first.
+LOCAL_ENGINES = ("moonshine", "whisper")
 
-def local_engine() -> Engine:
-    """The offline engine for `--local` (loaded once per process), or a clear error."""
+_EXTRAS = {"moonshine": "local", "whisper": "whisper"}
+
+
+def local_engine(name: str = "moonshine", model: str | None = None) -> Engine:
+    """The offline engine for `--local` (`--engine`, `--engine-model`), or a clear error."""
     from ..server import EngineUnavailableError, load_engine
 
+    kwargs = {} if model is None else {"model": model}
     try:
-        return load_engine("moonshine")
+        return load_engine(name, **kwargs)
     except EngineUnavailableError:
+        what = "offline speech engine" if name == "moonshine" else f"{name} engine"
         raise LocalUnavailableError(
-            "--local needs the offline speech engine, which is not installed:\n"
-            'pip install "dgstream[local]"   (or use --url with a server of your own)'
+            f"--local needs the {what}, which is not installed:\n"
+            f'pip install "dgstream[{_EXTRAS.get(name, "local")}]"   (or use --url with a '
+            "server of your own)"
         ) from None
+    except (ValueError, OSError) as exc:  # a model that is not there, or not a model
+        raise LocalUnavailableError(f"cannot load the {name} engine: {exc}") from None
 
 
 def demo_recording() -> Path:
@@ -56,15 +73,40 @@ def local_server_url() -> str:
 
 
 def start_local_server(
-    stack: contextlib.ExitStack, language: str | None, note: Callable[[str], None]
+    stack: contextlib.ExitStack,
+    language: str | None,
+    note: Callable[[str], None],
+    engine_name: str | None = None,
+    engine_model: str | None = None,
 ) -> tuple[str, str]:
     """Start the in-process server (stopped when `stack` closes): (its URL, the model's
-    name for the status line). Raises LocalUnavailableError without the engine."""
+    name for the status line). Raises LocalUnavailableError without the engine, or
+    when Whisper's model does not know `language`."""
     from ..server import ServerConfig, running_server
 
-    engine = local_engine()
-    if language and not language.lower().startswith("en"):
-        note(f"the local engine understands English only; --language {language} is ignored")
+    name = engine_name or LOCAL_ENGINES[0]
+    code = (language or "").split("-")[0].lower()
+    if name == "whisper" and code and code != "multi":
+        engine = local_engine(name, engine_model)
+        known = getattr(engine, "languages", ())
+        if known and code not in known:
+            close = getattr(engine, "close", None)
+            if callable(close):
+                close()
+            raise LocalUnavailableError(
+                f"the whisper model {engine.model.name} does not know --language {language} "
+                f"(it knows: {' '.join(known[:20])}{' ...' if len(known) > 20 else ''})"
+            )
+    else:
+        engine = local_engine(name, engine_model)
+        if language and not language.lower().startswith("en"):
+            note(
+                f"the {name} engine understands English only; --language {language} is ignored "
+                "(--engine whisper knows many languages)"
+            )
+    close = getattr(engine, "close", None)
+    if callable(close):
+        stack.callback(close)
     server = stack.enter_context(
         running_server(ServerConfig(host="127.0.0.1", port=0, engine=engine))
     )

@@ -72,6 +72,9 @@ class StreamRequest:
     api_key: str | None = None
     url: str | None = None
     local: bool = False
+    #: --engine / --engine-model: the offline engine of --local (None: moonshine's default).
+    engine: str | None = None
+    engine_model: str | None = None
     config: Path | None = None
     profile: str | None = None
     format: str | None = None
@@ -227,6 +230,8 @@ def prepare(request: StreamRequest) -> Session:
 
     api_key = request.api_key or (profile.api_key if profile else None) or config.api_key
     url = request.url or (profile.url if profile else None) or config.url
+    if (request.engine or request.engine_model) and not request.local:
+        raise OptionsError("engine", "--engine and --engine-model choose the engine of --local")
     if request.local:
         url = local_server_url()
         api_key = None  # the local server needs none, and a real key must not go to it

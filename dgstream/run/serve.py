@@ -26,6 +26,7 @@ class ServeRequest:
     api_keys: Sequence[str] = ()
     api_key_file: Path | None = None
     engine: str | None = None
+    engine_model: str | None = None
     script: str | None = None
     idle_timeout: float = 10.0
     log: Path | None = None
@@ -128,6 +129,11 @@ def serve(request: ServeRequest) -> ExitStatus:
     elif request.script is not None:
         print("dgstream: --script only applies to the scripted engine", file=sys.stderr)
         return ExitStatus.USAGE
+    if request.engine_model is not None:
+        if name not in ("moonshine", "whisper"):
+            print("dgstream: --engine-model applies to moonshine and whisper", file=sys.stderr)
+            return ExitStatus.USAGE
+        kwargs["model"] = request.engine_model
     try:
         engine = load_engine(name, **kwargs)
     except EngineUnavailableError as exc:
@@ -155,6 +161,8 @@ def serve(request: ServeRequest) -> ExitStatus:
         ),
     )
     handler = operator_log(api_keys)
+    if name in ("moonshine", "whisper"):  # which model answers (model_info names it too)
+        print(f"dgstream serve: engine {name}, model {engine.model.name}", file=sys.stderr)
     try:
         run(config)
     except OSError as exc:

@@ -109,7 +109,11 @@ class Session:
             if self.url == LOCAL:
                 try:
                     self.url, self.local_model = start_local_server(
-                        stack, getattr(self.options, "language", None), self._note
+                        stack,
+                        getattr(self.options, "language", None),
+                        self._note,
+                        self.request.engine,
+                        self.request.engine_model,
                     )
                 except DgstreamError as exc:
                     return report(exc)

@@ -68,6 +68,12 @@ ENGINES: dict[str, EngineEntry] = {
         "local speech recognition with Moonshine",
         extra="local",
     ),
+    "whisper": EngineEntry(
+        "dgstream.server.whisper",
+        "WhisperEngine",
+        "local speech recognition with Whisper (many languages; finals per utterance)",
+        extra="whisper",
+    ),
     "tones": EngineEntry("dgstream.server.tones", "ToneEngine", "a word per tone burst"),
     "null": EngineEntry("dgstream.server.null", "NullEngine", "no words (for measuring clients)"),
 }

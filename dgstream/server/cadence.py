@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Union
 import numpy as np
 
 from .decode import DEFAULT_THRESHOLD_DBFS, Decoder, voiced_frames
-from .engine import finds_endpoints
+from .engine import EndpointKind, endpoint_kind, finds_endpoints
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -234,10 +234,18 @@ class ChannelCadence:
             self._sync()
             self._data = _EMPTY
             if self.stream.endpoint():
-                # The engine found an utterance end itself (EngineStream.endpoint). The
-                # energy detector's speech state goes on: speech that is still voiced here
-                # is the same onset, not a new one (one SpeechStarted per onset, issue 12.2).
-                out.append(self._final(speech_final=True, end_sentence=True))
+                # The engine found an utterance end itself (EngineStream.endpoint); its kind
+                # says whether that is speech_final (PROTOCOL §4: not with endpointing=false)
+                # or only a long utterance cut at an inner pause. The energy detector's
+                # speech state goes on: speech still voiced here is the same onset, not a
+                # new one (one SpeechStarted per onset, issue 12.2).
+                kind = endpoint_kind(self.stream)
+                out.append(
+                    self._final(
+                        speech_final=kind is EndpointKind.SPEECH_FINAL,
+                        end_sentence=kind is not EndpointKind.SPAN,
+                    )
+                )
                 self.span_has_speech = self.in_speech
         self._rest_len = 0
         self._keep(data[n * f :])

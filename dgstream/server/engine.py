@@ -10,6 +10,7 @@ sample rate, so results never depend on wall-clock speed.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -22,11 +23,13 @@ if TYPE_CHECKING:
 __all__ = [
     "BaseEngine",
     "BaseEngineStream",
+    "EndpointKind",
     "Engine",
     "EngineStream",
     "EngineWord",
     "ModelDescription",
     "can_bias",
+    "endpoint_kind",
     "finds_endpoints",
     "is_cheap",
     "preferred_rate",
@@ -53,6 +56,20 @@ class ModelDescription:
     version: str
     arch: str
     uuid: str
+
+
+class EndpointKind(enum.Enum):
+    """What an engine's endpoint means (`EngineStream.endpoint_kind`, optional).
+
+    SPEECH_FINAL: the speaker stopped for the request's `endpointing` (PROTOCOL §4:
+    `speech_final` true). PAUSE: the utterance is over, but `endpointing=false` asked
+    for no speech_final. SPAN: a long utterance was cut at a pause inside it (not the
+    end of a sentence, no speech_final).
+    """
+
+    SPEECH_FINAL = "speech_final"
+    PAUSE = "pause"
+    SPAN = "span"
 
 
 class EngineStream(Protocol):
@@ -134,6 +151,14 @@ def can_bias(engine: object) -> bool:
 def is_cheap(engine: Engine) -> bool:
     """`engine.cheap`, False for engines written before it was in the protocol."""
     return getattr(engine, "cheap", False) is True
+
+
+def endpoint_kind(stream: EngineStream) -> EndpointKind:
+    """After `endpoint()` returned True: what it means (`stream.endpoint_kind()` when the
+    stream has one, else SPEECH_FINAL, as for engines written before it existed)."""
+    method = getattr(stream, "endpoint_kind", None)
+    kind = method() if callable(method) else None
+    return kind if isinstance(kind, EndpointKind) else EndpointKind.SPEECH_FINAL
 
 
 def finds_endpoints(engine: Engine) -> bool:

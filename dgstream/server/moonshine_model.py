@@ -1,17 +1,20 @@
 """Loading Moonshine for `dgstream serve`: the model, its copies, and which streams use them.
 
-`MoonshineEngine` finds and loads a Moonshine model directory once per server (one or
-more transcribers) and hands out `MoonshineStream`s (`moonshine.py`, which also
-re-exports this class under its old import path). Needs the `local` extra; importing
-this module does not, building an engine does.
+`MoonshineEngine` finds and loads a Moonshine model directory once per server: one
+detect-only transcriber (the streams' voice detectors) and one or more decoding
+transcribers (no detector: a decode covers all the audio it is given), and hands out
+`MoonshineStream`s (`moonshine.py`, which also re-exports this class under its old
+import path). Needs the `local` extra; importing this module does not, building an
+engine does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,39 +45,39 @@ def _default_arch(model_dir: str) -> int:
 
 
 class _Slot:
-    """One loaded Moonshine transcriber, the lock serialising calls into it, and its load."""
+    """One loaded Moonshine transcriber and the lock serialising calls into it."""
 
     def __init__(self, transcriber: Any) -> None:
         self.transcriber = transcriber
         self.lock = threading.Lock()
-        self.streams = 0  # streams open on it
+        self.streams = 0  # streams (detectors) open on it / decodes waiting for it
 
 
 class MoonshineEngine(BaseEngine):
     """Moonshine speech recognition, loaded once and shared by every stream of a server.
 
     `model` names a model directory inside moonshine_voice's bundled assets
-    (`tiny-en` ships with the wheel) unless `model_path` points elsewhere.
-    `update_interval` is how many seconds of new audio a stream collects before
-    asking Moonshine for a new transcript. `transcriber_options` go to Moonshine's
-    C API as they are (for example `{"vad_threshold": "0.6"}`).
+    (`tiny-en` ships with the wheel), or is a model directory itself; `model_path`
+    points elsewhere too.
+    `update_interval` is how much new audio (seconds) makes an interim decode the open
+    phrase again. `transcriber_options` go to Moonshine's C API as they are, for both
+    kinds of transcriber (for example `{"vad_threshold": "0.6"}` is the detector's).
 
     Thread safety: streams may be used from different threads at once (each stream by
-    one thread at a time). libmoonshine serialises model inference per transcriber,
-    and the engine holds a lock around every call into a transcriber, so the streams
-    of one transcriber take turns: one transcriber works on one stream at a time.
+    one thread at a time). The engine holds a lock around every call into a
+    transcriber. Decodes go to the least busy of `transcribers` decoding copies of the
+    model, so with 2 copies two cores decode different streams at once; detection is
+    cheap and shares one detect-only transcriber.
 
     `ort_single_thread` (default True) sets MOONSHINE_ORT_SINGLE_THREAD=1 before
     loading unless the environment already sets it: ONNX Runtime's default thread
     pool only spins on a model this small (same latency, twice the CPU; see
-    docs/LOCAL_ENGINE.md). `transcribers` > 1 loads that many copies of the model and
-    spreads streams over them (fewest open streams first), which lets a machine's
-    cores work on different streams at once; the default, 1, loads the model once.
+    docs/LOCAL_ENGINE.md).
     """
 
     name: str
     model: ModelDescription
-    #: Moonshine finds utterance ends itself: the server leaves finals to it.
+    #: Moonshine's streams find utterance ends themselves (the request's endpointing).
     endpoints = True
 
     def __init__(
@@ -83,7 +86,7 @@ class MoonshineEngine(BaseEngine):
         *,
         model_path: str | Path | None = None,
         model_arch: int | None = None,
-        update_interval: float = 0.5,
+        update_interval: float = 1.0,
         transcribers: int = 1,
         ort_single_thread: bool = True,
         transcriber_options: Mapping[str, str] | None = None,
@@ -100,21 +103,18 @@ class MoonshineEngine(BaseEngine):
             raise ValueError("update_interval must be positive")
         if transcribers < 1:
             raise ValueError("transcribers must be at least 1")
+        if model_path is None and Path(model).expanduser().is_dir():
+            model_path = Path(model).expanduser()  # a directory given as the model
         path = Path(model_path) if model_path is not None else get_assets_path() / model
         if not path.is_dir():
             raise FileNotFoundError(f"no Moonshine model directory at {path}")
         arch = ModelArch(model_arch if model_arch is not None else _default_arch(path.name))
         # Lines would otherwise carry their audio, which moonshine_voice copies into Python
-        # lists on every update (a third of a stream's time, all of it under the GIL).
-        options = {
-            "return_audio_data": "false",
-            # Moonshine skips updates until this much new audio is in; the stream decides.
-            "transcription_interval": str(update_interval),
-            **(transcriber_options or {}),
-        }
+        # lists on every update.
+        common = {"return_audio_data": "false", **(transcriber_options or {})}
         self.word_timings_from_engine = any((path / f).exists() for f in _WORD_TIMING_MODELS)
         if self.word_timings_from_engine:
-            options.setdefault("word_timestamps", "true")
+            common.setdefault("word_timestamps", "true")
         if ort_single_thread:
             os.environ.setdefault("MOONSHINE_ORT_SINGLE_THREAD", "1")
 
@@ -128,45 +128,79 @@ class MoonshineEngine(BaseEngine):
         self.update_interval = float(update_interval)
         self.model_path = path
         self.model_arch = arch
-        self._slots_lock = threading.Lock()
-        self._slots = [
-            _Slot(
-                Transcriber(
-                    model_path=str(path),
-                    model_arch=arch,
-                    update_interval=self.update_interval,
-                    options=options,
-                )
+
+        def load(**options: str) -> _Slot:
+            return _Slot(
+                Transcriber(model_path=str(path), model_arch=arch, options={**common, **options})
             )
-            for _ in range(transcribers)
+
+        self._slots_lock = threading.Lock()
+        # The streams' voice detectors: Silero only, no model run (skip_transcription).
+        detector_options = {k: v for k, v in common.items() if k != "word_timestamps"}
+        self._detector = _Slot(
+            Transcriber(
+                model_path=str(path),
+                model_arch=arch,
+                options={**detector_options, "skip_transcription": "true"},
+            )
+        )
+        # Decoders: no detector (threshold 0: all audio is one segment, up to 60 s).
+        self._slots = [
+            load(vad_threshold="0", vad_max_segment_duration="60") for _ in range(transcribers)
         ]
 
     @property
     def transcribers(self) -> int:
-        """How many copies of the model are loaded."""
+        """How many decoding copies of the model are loaded."""
         return len(self._slots)
 
     def open_stream(
         self, *, sample_rate: int, channel: int = 0, options: LiveOptions | None = None
     ) -> MoonshineStream:
-        """A new Moonshine stream for one channel of a connection."""
+        """A new Moonshine stream for one channel of a connection; its finals follow the
+        request's `endpointing` (`utterances.EndpointRule`)."""
+        from .moonshine import MoonshineStream
+        from .utterances import EndpointRule
+
+        with self._slots_lock:
+            self._detector.streams += 1
+        try:
+            return MoonshineStream(
+                self,
+                self._detector,
+                sample_rate=sample_rate,
+                channel=channel,
+                rule=EndpointRule.from_options(options),
+                release=self._release,
+            )
+        except BaseException:
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        with self._slots_lock:
+            self._detector.streams -= 1
+
+    @contextlib.contextmanager
+    def _decoder(self) -> Iterator[_Slot]:
+        """The least busy decoding transcriber, locked for one decode."""
         with self._slots_lock:
             slot = min(self._slots, key=lambda s: s.streams)
             slot.streams += 1
         try:
-            from .moonshine import MoonshineStream
+            with slot.lock:
+                yield slot
+        finally:
+            with self._slots_lock:
+                slot.streams -= 1
 
-            return MoonshineStream(self, slot, sample_rate=sample_rate, channel=channel)
-        except BaseException:
-            self._release(slot)
-            raise
-
-    def _release(self, slot: _Slot) -> None:
-        with self._slots_lock:
-            slot.streams -= 1
+    @property
+    def open_streams(self) -> int:
+        """Streams open on the engine (for tests and the status of a server)."""
+        return self._detector.streams
 
     def close(self) -> None:
         """Free the model(s). Streams still open must not be used afterwards."""
-        for slot in self._slots:
+        for slot in (self._detector, *self._slots):
             with slot.lock:
                 slot.transcriber.close()
