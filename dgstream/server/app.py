@@ -36,6 +36,7 @@ from ..options import FluxOptions, LiveOptions, OptionsError, decode_query, vali
 from ..wire.v1 import LISTEN_PATH
 from ..wire.v2 import V2_PATH
 from .actions import NET0000_REASON, Action, Close, Send
+from .api import ApiSession
 from .cadence import SessionTuning
 from .codecs import unsupported
 from .engine import is_cheap
@@ -52,20 +53,6 @@ if TYPE_CHECKING:
     from .engine import Engine
 
 __all__ = ["DeepgramServer", "Faults", "ServerConfig"]
-
-
-class ApiSession(Protocol):
-    """One connection of one API, sans I/O (`v1.V1Session`, `v2.V2Session`): frames in,
-    actions out."""
-
-    @property
-    def audio_seconds(self) -> float: ...
-    def opened(self) -> list[Action]: ...
-    def receive_bytes(self, data: bytes) -> list[Action]: ...
-    def receive_text(self, text: str) -> list[Action]: ...
-    def finish(self) -> list[Action]: ...
-    def idle_timeout(self) -> list[Action]: ...
-    def close(self) -> None: ...
 
 
 class SessionClass(Protocol):

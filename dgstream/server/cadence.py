@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Cadence",
-    "CadenceBacked",
     "CadenceSettings",
     "ChannelCadence",
     "Event",
@@ -489,23 +488,3 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     OpenStream = Callable[[int, int], EngineStream]
-
-
-class CadenceBacked:
-    """What every API session reads off its cadence (app.py and the logbook use these)."""
-
-    _cadence: Cadence
-
-    @property
-    def audio_bytes(self) -> int:
-        return self._cadence.audio_bytes
-
-    @property
-    def audio_seconds(self) -> float:
-        """Seconds of audio decoded so far (per channel)."""
-        return self._cadence.audio_seconds
-
-    @property
-    def channels(self) -> int:
-        """Channels of the audio, 0 until some audio has been decoded."""
-        return self._cadence.channels

@@ -34,9 +34,9 @@ from ..wire.v1 import (
     parse_control,
 )
 from .actions import NET0001_REASON, Action, Close, Finish, Send
+from .api import CadenceBacked
 from .cadence import (
     Cadence,
-    CadenceBacked,
     CadenceSettings,
     Event,
     Final,

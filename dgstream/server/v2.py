@@ -36,7 +36,8 @@ from ..wire.v2 import (
     parse_control,
 )
 from .actions import NET0001_REASON, Action, Close, Finish, Send
-from .cadence import Cadence, CadenceBacked, CadenceSettings, SessionTuning
+from .api import CadenceBacked
+from .cadence import Cadence, CadenceSettings, SessionTuning
 from .configure import Change, ConfigureGate, Refusal
 from .decode import DecodeError, Decoder
 from .engine import can_bias, preferred_rate
