@@ -125,11 +125,11 @@ def _text(check: Callable[[str], str] | None = None) -> Callable[[Any], Any]:
         if not isinstance(value, str) or not value.strip():
             raise ValueError("must be a non-empty string")
         if check is not None:
-            import click
+            import typer
 
             try:
                 return check(value)
-            except click.BadParameter as exc:
+            except typer.BadParameter as exc:
                 raise ValueError(exc.message) from None
         return value
 

@@ -402,17 +402,15 @@ class Shared:
         return out
 
 
-def _given() -> frozenset[str] | None:
+_CONTEXT = "click_context"
+
+
+def _given(ctx: typer.Context) -> frozenset[str]:
     """The parameters of the running command that the command line or the environment
     set, as opposed to their defaults (click knows each value's source)."""
-    import click
-    from click.core import ParameterSource
-
-    ctx = click.get_current_context(silent=True)
-    if ctx is None:
-        return None
-    given = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
-    return frozenset(name for name in ctx.params if ctx.get_parameter_source(name) in given)
+    given = ("COMMANDLINE", "ENVIRONMENT")
+    sources = {name: ctx.get_parameter_source(name) for name in ctx.params}
+    return frozenset(name for name, src in sources.items() if src and src.name in given)
 
 
 @functools.cache
@@ -426,10 +424,15 @@ def stream_command(func: Callable[..., None]) -> Callable[..., None]:
     own = inspect.signature(func, eval_str=True)
     params = [p for p in own.parameters.values() if p.name != "shared"]
     params += _parameters()
+    # Typer passes the click context to a parameter of this type: it knows what was given.
+    params.append(
+        inspect.Parameter(_CONTEXT, inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
+    )
 
     @functools.wraps(func)
     def wrapper(**kwargs: Any) -> None:
-        shared = Shared({flag.param: kwargs.pop(flag.param) for flag in STREAM_FLAGS}, _given())
+        given = _given(kwargs.pop(_CONTEXT))
+        shared = Shared({flag.param: kwargs.pop(flag.param) for flag in STREAM_FLAGS}, given)
         func(shared=shared, **kwargs)
 
     wrapper.__signature__ = own.replace(parameters=params)  # type: ignore[attr-defined]
