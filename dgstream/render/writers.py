@@ -38,7 +38,7 @@ from ..messages import (
 from ..outputs import FILE_FORMATS, OUTPUT_FORMATS, load_renderer
 from ..sanitize import CONTROL_CHARS, printable
 from ..sanitize import seconds as finite_seconds
-from ..transcript import Change, Segment, SegmentCommitted
+from ..transcript import Change, Segment, SegmentCommitted, UtteranceEnded
 from . import Renderer, ServerEvent, segment_labels
 
 __all__ = [
@@ -285,12 +285,28 @@ def _fits(text: str) -> bool:
     return len(textwrap.wrap(text, LINE_CHARS, break_long_words=False)) <= MAX_LINES
 
 
+Timed = tuple[str, float, float]
+
+
+def _cue_fits(words: Sequence[Timed], prefix: str) -> bool:
+    """Whether `words` make one cue: 2 lines of 42 characters, 7 seconds."""
+    text = prefix + " ".join(t for t, _, _ in words)
+    return words[-1][2] - words[0][1] <= MAX_CUE_SECONDS and _fits(text)
+
+
 def split_cues(segment: Segment, prefix: str = "") -> list[Cue]:
-    """Caption cues for one final segment: at most 2 lines of 42 characters and 7 s each.
+    """Caption cues for one final segment: at most 2 lines of 42 characters and 7 s each,
+    and no cue of a single word that could share a neighbour's (`_no_lone_words`).
 
     Cue times come from the words; a segment without word times has its text spread
     evenly over its span. `prefix` (a speaker or channel label) starts every cue.
     """
+    return cues_of(split_words(timed_words(segment), prefix), prefix)
+
+
+def timed_words(segment: Segment) -> list[Timed]:
+    """(text, start, end) of each word fit for captions (`_forward`); a segment without
+    word times has its text spread evenly over its span."""
     if segment.words:
         timed = [(w.text, w.start, w.end) for w in segment.words]
     else:
@@ -299,34 +315,77 @@ def split_cues(segment: Segment, prefix: str = "") -> list[Cue]:
         span = max(end - start, 0.0)
         step = span / len(tokens) if tokens else 0.0
         timed = [(t, start + i * step, start + (i + 1) * step) for i, t in enumerate(tokens)]
-    timed = _forward(timed)
-    cues: list[Cue] = []
-    current: list[tuple[str, float, float]] = []
+    return _forward(timed)
 
-    def flush() -> None:
-        if not current:
-            return
-        text = prefix + " ".join(t for t, _, _ in current)
-        start = current[0][1]
-        end = max(current[-1][2], start + MIN_CUE_SECONDS)
+
+def split_words(words: Sequence[Timed], prefix: str) -> list[list[Timed]]:
+    """The words of a cue each: greedy (a word goes on while the cue has room), then
+    with no lone word beside a neighbour it could share a cue with."""
+    groups: list[list[Timed]] = []
+    for item in words:
+        if groups and _cue_fits([*groups[-1], item], prefix):
+            groups[-1].append(item)
+        else:
+            groups.append([item])
+    return _no_lone_words(groups, prefix)
+
+
+def cues_of(groups: Sequence[Sequence[Timed]], prefix: str) -> list[Cue]:
+    """A cue of each group of words, `prefix` first; cues never overlap."""
+    cues: list[Cue] = []
+    for words in groups:
+        text = prefix + " ".join(t for t, _, _ in words)
+        start = words[0][1]
+        end = max(words[-1][2], start + MIN_CUE_SECONDS)
         lines = tuple(textwrap.wrap(text, LINE_CHARS, break_long_words=False)) or (text,)
         cues.append(Cue(start, end, lines))
-        current.clear()
-
-    for item in timed:
-        if current:
-            candidate = prefix + " ".join(t for t, _, _ in [*current, item])
-            too_long = item[2] - current[0][1] > MAX_CUE_SECONDS
-            if too_long or not _fits(candidate):
-                flush()
-        current.append(item)
-    flush()
-    # Cues of one segment never overlap: a cue ends by the time the next begins.
+    # A cue ends by the time the next begins.
     # (A cue that starts with the next is left overlapping rather than cut to nothing.)
     for i in range(len(cues) - 1):
         if cues[i].end > cues[i + 1].start > cues[i].start:
             cues[i] = Cue(cues[i].start, cues[i + 1].start, cues[i].lines)
     return cues
+
+
+def _no_lone_words(groups: list[list[Timed]], prefix: str) -> list[list[Timed]]:
+    """The greedy split's cues with no cue of one word beside another of the segment:
+    the word joins its neighbour when the two fit in one cue, else the pair is split
+    again as evenly as the limits allow with at least two words on each side ("of
+    times." alone on the screen reads as a glitch). A word that fits with neither
+    neighbour (a pause of seconds around it) stays alone."""
+    out = [list(group) for group in groups]
+    i = 0
+    while i < len(out):
+        if len(out[i]) != 1 or len(out) == 1:
+            i += 1
+            continue
+        for j in (i - 1, i + 1):  # the one before, then the one after
+            if 0 <= j < len(out):
+                a, b = min(i, j), max(i, j)
+                pair = _rejoin(out[a] + out[b], prefix)
+                if pair is not None:
+                    out[a : b + 1] = pair
+                    break
+        i += 1
+    return out
+
+
+def _rejoin(words: list[Timed], prefix: str) -> list[list[Timed]] | None:
+    """`words` as one cue, or as two of at least two words each, the most even split
+    that fits; None if neither fits."""
+    if _cue_fits(words, prefix):
+        return [words]
+    best: tuple[int, int] | None = None
+    for cut in range(2, len(words) - 1):
+        left, right = words[:cut], words[cut:]
+        if _cue_fits(left, prefix) and _cue_fits(right, prefix):
+            lengths = [len(" ".join(t for t, _, _ in part)) for part in (left, right)]
+            score = abs(lengths[0] - lengths[1])
+            if best is None or score < best[0]:
+                best = (score, cut)
+    if best is None:
+        return None
+    return [words[: best[1]], words[best[1] :]]
 
 
 def _forward(timed: list[tuple[str, float, float]]) -> list[tuple[str, float, float]]:
@@ -365,6 +424,13 @@ def vtt_time(seconds: float) -> str:
 
 
 class _CaptionWriter(_OrderedWriter):
+    """Cues from finals. The last cue of a final that does not end the utterance (a
+    periodic final: `speech_final` false) waits for the next final of its channel and
+    speaker, so the utterance's next words can share it (a final of one word is not left
+    alone on the screen); the utterance's end, UtteranceEnd, Metadata or close write it.
+    With several channels each final's cues are written at once (TimeOrder keeps them in
+    time order)."""
+
     def __init__(
         self,
         stream: TextIO,
@@ -377,6 +443,8 @@ class _CaptionWriter(_OrderedWriter):
             stream, multichannel=multichannel, channel_names=channel_names, on_closed=on_closed
         )
         self.count = 0
+        #: The held last cue: (its prefix, its words), or None.
+        self._held: tuple[str, list[Timed]] | None = None
 
     def _prefix(self, segment: Segment) -> str:
         parts = segment_labels(
@@ -388,10 +456,49 @@ class _CaptionWriter(_OrderedWriter):
         return " ".join(parts) + " " if parts else ""
 
     def segment(self, segment: Segment) -> None:
-        if segment.text:
-            for cue in split_cues(segment, self._prefix(segment)):
-                self.count += 1
-                self.write(self.format_cue(self.count, cue))
+        if not segment.text:
+            return
+        prefix = self._prefix(segment)
+        words = timed_words(segment)
+        if self._held is not None and self._held[0] == prefix:
+            words = self._held[1] + words  # the utterance goes on: its words share cues
+            self._held = None
+        self.release()  # another speaker's: written as it is
+        groups = split_words(words, prefix)
+        if not groups:
+            return
+        ends = segment.speech_final or segment.from_finalize or segment.turn is not None
+        if not ends and not self.multichannel:
+            self._held = (prefix, groups.pop())
+        self._write(cues_of(groups, prefix))
+
+    def changes(self, changes: Sequence[Change]) -> None:
+        super().changes(changes)
+        if any(isinstance(change, UtteranceEnded) for change in changes):
+            self.release()
+
+    def message(self, event: ServerEvent) -> None:
+        super().message(event)
+        if isinstance(event, MetadataResponse):  # PROTOCOL §3: the last message of a stream
+            self.release()
+
+    def release(self) -> None:
+        """Write the held cue, if any."""
+        held, self._held = self._held, None
+        if held is not None:
+            self._write(cues_of([held[1]], held[0]))
+
+    def close(self) -> None:
+        super().close()
+        try:
+            self.release()
+        except OSError:
+            pass  # teardown: the failure, if any, was already reported by an earlier write
+
+    def _write(self, cues: Sequence[Cue]) -> None:
+        for cue in cues:
+            self.count += 1
+            self.write(self.format_cue(self.count, cue))
 
     def format_cue(self, number: int, cue: Cue) -> str:
         raise NotImplementedError
