@@ -4,7 +4,9 @@
   with the prefixes that are enabled;
 * jsonl: every server message verbatim (its `.raw`), one per line, for `jq`;
 * srt / vtt: one caption cue per final segment, split when longer than two lines of
-  42 characters or 7 seconds, numbered, written the moment the final arrives.
+  42 characters or 7 seconds, numbered, written the moment the final arrives; no cue
+  is a lone word that could share a neighbour's (the last cue of a final that does not
+  end the utterance waits for the next final, which may join it).
 
 With several channels (`multichannel`) the text and caption writers keep each side's
 lines in time order across channels: a line waits until every channel's finals have
