@@ -173,6 +173,7 @@ def test_the_profile_device_is_the_microphone_and_a_flag_wins(
         ("reconnect_attempts = 0", "reconnect_attempts: must be at least 1"),
         ('speed = "fast"', "speed: must be a number"),
         ('channel_names = "A,,B"', "channel_names: expected names separated by commas"),
+        ('engine = "vosk"', "engine: must be one of moonshine, whisper"),
         ('colour = "blue"', "unknown key 'colour'"),
     ],
 )
