@@ -4,7 +4,8 @@
 it), creating the file with mode 0600, or making an existing one 0600, and keeping
 everything else in it as it was. `effective_settings` lists what a streaming command
 would use and where each value comes from: a flag, the environment, a profile, the
-config file or the default. A key is never shown, only whether and where it is set.
+config file or the default: the options, then the settings a profile may hold
+(`config.profile_keys`). A key is never shown, only whether and where it is set.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import find_config, load_config
+from .config import find_config, load_config, profile_keys
 from .errors import ConfigError
 
 __all__ = ["CONSOLE_URL", "Setting", "check_key", "effective_settings", "store_api_key"]
@@ -129,6 +130,12 @@ def effective_settings(
             out.append(Setting(name, _shown(from_profile[name]), f"profile {chosen}"))
         else:
             out.append(Setting(name, _shown(options[name]), "default"))
+    settings = dict(prof.settings) if prof else {}
+    for name, key in profile_keys().items():
+        if name in settings:
+            out.append(Setting(name, _shown(settings[name]), f"profile {chosen}"))
+        else:
+            out.append(Setting(name, key.default, "default"))
     if prof and prof.params:
         for name, value in sorted(prof.params.items()):
             out.append(Setting(f"param {name}", _shown(value), f"profile {chosen}"))
@@ -140,4 +147,6 @@ def _shown(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
     return str(value)

@@ -113,7 +113,7 @@ CASES = [
         "stdin garbage as a container",
         ["stdin", "--url", "{url}"],
         X.AUDIO,
-        "DATA-0000",
+        "no container header",
         stdin=NOISE,
     ),
     Case(

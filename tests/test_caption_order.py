@@ -29,8 +29,11 @@ from dgstream.render.writers import SrtWriter, TextWriter, TimeOrder, VttWriter
 from dgstream.run.router import Router
 
 
-def final(channel: int, start: float, duration: float, text: str, total: int = 2) -> ServerEvent:
-    """A final result of `channel` (of `total`) with its words spread over the window."""
+def final(
+    channel: int, start: float, duration: float, text: str, total: int = 2, *, ends: bool = False
+) -> ServerEvent:
+    """A final result of `channel` (of `total`) with its words spread over the window;
+    `ends`: speech_final (the utterance ends with it)."""
     tokens = text.split()
     step = duration / max(1, len(tokens))
     words = tuple(
@@ -40,6 +43,7 @@ def final(channel: int, start: float, duration: float, text: str, total: int = 2
         start=start,
         duration=duration,
         is_final=True,
+        speech_final=ends,
         channel_index=(channel, total),
         channel=Channel((Alternative(transcript=text, confidence=0.9, words=words),)),
     )
@@ -138,7 +142,7 @@ def test_vtt_without_metadata_still_writes_every_cue_at_close() -> None:
 def test_one_channel_is_written_at_once() -> None:
     writer = SrtWriter(io.StringIO())
     router = Router([writer], SessionState())
-    router.handle(final(0, 0.0, 2.0, "only one", total=1))
+    router.handle(final(0, 0.0, 2.0, "only one", total=1, ends=True))
     assert "only one" in writer.stream.getvalue()
 
 

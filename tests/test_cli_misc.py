@@ -130,11 +130,12 @@ def test_handshake_refusals_map_to_exit_codes(
 def test_unreachable_server_is_a_connection_error(two_bursts: Path) -> None:
     result = run("file", "--url", "ws://127.0.0.1:9", two_bursts)
     assert result.returncode == ExitStatus.CONNECTION
-    assert result.stderr.startswith("dgstream: cannot connect: ")
+    assert result.stderr.startswith("dgstream: cannot connect to 127.0.0.1:9: ")
 
 
 def test_undecodable_audio_is_an_audio_error(server: Any) -> None:
-    result = run("stdin", "--url", server.url, input=b"\x00not audio" * 4000)
+    # An Ogg header (stdin's first bytes must name a container) over bytes that are not Ogg.
+    result = run("stdin", "--url", server.url, input=b"OggS" + b"\x00not audio" * 4000)
     assert result.returncode == ExitStatus.AUDIO
     assert "DATA-0000" in result.stderr
 

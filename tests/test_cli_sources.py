@@ -166,7 +166,7 @@ def test_stdin_from_a_terminal_says_to_pipe_audio_in(server: Any) -> None:
 def test_missing_file_is_an_audio_error(server: Any, tmp_path: Path) -> None:
     result = run("file", "--url", server.url, tmp_path / "nope.wav")
     assert result.returncode == ExitStatus.AUDIO
-    assert result.stderr.startswith("dgstream: audio: ")
+    assert result.stderr.startswith("dgstream: audio file not found: ")  # "audio" said once
     assert "Traceback" not in result.stderr
 
 

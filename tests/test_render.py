@@ -142,7 +142,7 @@ def test_vtt_escapes_markup() -> None:
     out = io.StringIO()
     w = VttWriter(out)
     w.start()
-    w.changes([SegmentCommitted(seg("a<b & c>d"))])
+    w.changes([SegmentCommitted(seg("a<b & c>d", speech_final=True))])
     assert out.getvalue() == "WEBVTT\n\n1\n00:00:00.000 --> 00:00:01.200\na&lt;b &amp; c&gt;d\n\n"
 
 

@@ -32,6 +32,25 @@ _QUEUE_CHUNKS = 16  # ~1.6 s of raw audio read ahead at most
 _Queue = asyncio.Queue[bytes | AudioError | None]
 
 
+#: Bytes enough to recognise every container of `formats.CONTAINERS` by its header.
+SNIFF_BYTES = 16
+HEADERLESS_HINT = (
+    "stdin has no container header (WAV, FLAC, Ogg, MP3, WebM, MP4, ...): it looks like raw "
+    "audio;\ngive its format, e.g. --encoding linear16 --sample-rate 16000 (--channels 2 "
+    "if stereo)"
+)
+
+
+def _container_head(head: bytes) -> bytes:
+    """The first bytes of containerised stdin, if they name a container; raw audio (PCM
+    with no header) is refused before any of it is sent, which the server would refuse."""
+    from ..formats import sniff_container
+
+    if sniff_container(head) is None:
+        raise AudioError(HEADERLESS_HINT)
+    return head
+
+
 class StdinSource:
     """Audio from sys.stdin.buffer (or `stream`, a binary file object) until EOF.
 
@@ -159,14 +178,23 @@ class StdinSource:
         threading.Thread(
             target=self._read_loop, args=(loop, queue), name="dgstream-stdin", daemon=True
         ).start()
+        # Containers: hold the first bytes until they name one (nothing is sent before).
+        head: bytes | None = None if self.format.encoding else b""
         try:
             while True:
                 item = await queue.get()
                 if item is None:
+                    if head:
+                        yield _container_head(head)
                     return
                 if isinstance(item, AudioError):
                     raise item
                 self._slots.release()
+                if head is not None:
+                    head += item
+                    if len(head) < SNIFF_BYTES:
+                        continue
+                    item, head = _container_head(head), None
                 yield item
         finally:
             self._stopped.set()

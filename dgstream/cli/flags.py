@@ -246,9 +246,9 @@ STREAM_FLAGS: tuple[Flag, ...] = (
     _request("url", "--url", type=Str, envvar="DEEPGRAM_HOST", panel=CONNECTION, metavar="URL",
         help="Server base URL, for self-hosted or local servers: ws://127.0.0.1:8765 "
         "(http→ws, https→wss).", shown="wss://api.deepgram.com"),
-    _request("local", "--local", type=bool, default=False, panel=CONNECTION,
+    _request("local", "--local/--no-local", type=bool, default=False, panel=CONNECTION,
         help="Transcribe offline: start the built-in server with the local speech engine "
-        "(English; needs dgstream[local]). No key needed."),
+        "(--engine; no speaker separation; needs dgstream[local]). No key needed."),
     _request("engine", "--engine", type=Union[LocalEngineName, None], panel=CONNECTION,
         case_sensitive=False, help="The offline engine of --local: moonshine (English, small "
         "and fast; dgstream[local]) or whisper (many languages; dgstream[whisper]).",
@@ -365,22 +365,24 @@ STREAM_FLAGS: tuple[Flag, ...] = (
     _request("output_format", "--output-format", type=Union[FileFormat, None], panel=OUTPUT,
         case_sensitive=False, help="Format of --output.",
         shown=f"by the suffix of FILE, else {DEFAULT_FILE_FORMAT}"),
-    _request("timestamps", "--timestamps", "-t", type=bool, default=False, panel=OUTPUT,
+    _request("timestamps", "--timestamps/--no-timestamps", "-t", type=bool, default=False, panel=OUTPUT,
         help="Prefix lines with [mm:ss.s] (live view and text)."),
     _request("save_audio", "--save-audio", type=File, panel=OUTPUT, metavar="FILE",
         dir_okay=False, help="Keep exactly the audio that was sent (WAV for raw audio)."),
-    _request("quiet", "--quiet", "-q", type=bool, default=False, panel=OUTPUT,
+    _request("quiet", "--quiet/--no-quiet", "-q", type=bool, default=False, panel=OUTPUT,
         help="No notes or summary on stderr (errors are still shown)."),
-    _request("debug", "--debug", type=bool, default=False, panel=OUTPUT,
+    _request("debug", "--debug/--no-debug", type=bool, default=False, panel=OUTPUT,
         help="Log the protocol to stderr (the key redacted); tracebacks on errors."),
 )  # fmt: skip
 
 
 @dataclass
 class Shared:
-    """The shared flags' parsed values, by parameter name."""
+    """The shared flags' parsed values, by parameter name; `given`: the command's
+    parameters set on the command line or by the environment (they win over a profile)."""
 
     values: dict[str, Any]
+    given: frozenset[str] | None = None
 
     def query_flags(self) -> dict[str, Any]:
         """Options fields (LiveOptions, and FluxOptions' own), by field name, as given on the
@@ -395,7 +397,20 @@ class Shared:
                 value = flag.value(self.values[flag.param])
                 if value is not None:
                     out[flag.dest] = value
+        if self.given is not None:
+            out["given"] = self.given
         return out
+
+
+_CONTEXT = "click_context"
+
+
+def _given(ctx: typer.Context) -> frozenset[str]:
+    """The parameters of the running command that the command line or the environment
+    set, as opposed to their defaults (click knows each value's source)."""
+    given = ("COMMANDLINE", "ENVIRONMENT")
+    sources = {name: ctx.get_parameter_source(name) for name in ctx.params}
+    return frozenset(name for name, src in sources.items() if src and src.name in given)
 
 
 @functools.cache
@@ -409,10 +424,15 @@ def stream_command(func: Callable[..., None]) -> Callable[..., None]:
     own = inspect.signature(func, eval_str=True)
     params = [p for p in own.parameters.values() if p.name != "shared"]
     params += _parameters()
+    # Typer passes the click context to a parameter of this type: it knows what was given.
+    params.append(
+        inspect.Parameter(_CONTEXT, inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
+    )
 
     @functools.wraps(func)
     def wrapper(**kwargs: Any) -> None:
-        shared = Shared({flag.param: kwargs.pop(flag.param) for flag in STREAM_FLAGS})
+        given = _given(kwargs.pop(_CONTEXT))
+        shared = Shared({flag.param: kwargs.pop(flag.param) for flag in STREAM_FLAGS}, given)
         func(shared=shared, **kwargs)
 
     wrapper.__signature__ = own.replace(parameters=params)  # type: ignore[attr-defined]

@@ -4,7 +4,9 @@
   with the prefixes that are enabled;
 * jsonl: every server message verbatim (its `.raw`), one per line, for `jq`;
 * srt / vtt: one caption cue per final segment, split when longer than two lines of
-  42 characters or 7 seconds, numbered, written the moment the final arrives.
+  42 characters or 7 seconds (`captions`), numbered, written as the final arrives; no cue
+  is a lone word that could share a neighbour's (the last cue of a final that does not
+  end the utterance waits for the next final, which may join it).
 
 With several channels (`multichannel`) the text and caption writers keep each side's
 lines in time order across channels: a line waits until every channel's finals have
@@ -24,9 +26,7 @@ import heapq
 import itertools
 import json
 import re
-import textwrap
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Generic, TextIO, TypeVar
 
 from ..messages import (
@@ -38,11 +38,25 @@ from ..messages import (
 from ..outputs import FILE_FORMATS, OUTPUT_FORMATS, load_renderer
 from ..sanitize import CONTROL_CHARS, printable
 from ..sanitize import seconds as finite_seconds
-from ..transcript import Change, Segment, SegmentCommitted
+from ..transcript import Change, Segment, SegmentCommitted, UtteranceEnded
 from . import Renderer, ServerEvent, segment_labels
+from .captions import (
+    LINE_CHARS,
+    MAX_CUE_SECONDS,
+    Cue,
+    Timed,
+    cues_of,
+    split_cues,
+    split_words,
+    srt_time,
+    timed_words,
+    vtt_time,
+)
 
 __all__ = [
     "FORMATS",
+    "LINE_CHARS",
+    "MAX_CUE_SECONDS",
     "Cue",
     "JsonlWriter",
     "SrtWriter",
@@ -56,12 +70,6 @@ __all__ = [
     "srt_time",
     "vtt_time",
 ]
-
-#: Caption limits (common broadcast/streaming guidance).
-LINE_CHARS = 42
-MAX_LINES = 2
-MAX_CUE_SECONDS = 7.0
-MIN_CUE_SECONDS = 0.2
 
 
 class StreamWriter(Renderer):
@@ -274,97 +282,14 @@ class JsonlWriter(StreamWriter):
             self.write(record + "\n")
 
 
-@dataclass(frozen=True, slots=True)
-class Cue:
-    start: float
-    end: float
-    lines: tuple[str, ...]
-
-
-def _fits(text: str) -> bool:
-    return len(textwrap.wrap(text, LINE_CHARS, break_long_words=False)) <= MAX_LINES
-
-
-def split_cues(segment: Segment, prefix: str = "") -> list[Cue]:
-    """Caption cues for one final segment: at most 2 lines of 42 characters and 7 s each.
-
-    Cue times come from the words; a segment without word times has its text spread
-    evenly over its span. `prefix` (a speaker or channel label) starts every cue.
-    """
-    if segment.words:
-        timed = [(w.text, w.start, w.end) for w in segment.words]
-    else:
-        tokens = segment.text.split()
-        start, end = finite_seconds(segment.start), finite_seconds(segment.end)
-        span = max(end - start, 0.0)
-        step = span / len(tokens) if tokens else 0.0
-        timed = [(t, start + i * step, start + (i + 1) * step) for i, t in enumerate(tokens)]
-    timed = _forward(timed)
-    cues: list[Cue] = []
-    current: list[tuple[str, float, float]] = []
-
-    def flush() -> None:
-        if not current:
-            return
-        text = prefix + " ".join(t for t, _, _ in current)
-        start = current[0][1]
-        end = max(current[-1][2], start + MIN_CUE_SECONDS)
-        lines = tuple(textwrap.wrap(text, LINE_CHARS, break_long_words=False)) or (text,)
-        cues.append(Cue(start, end, lines))
-        current.clear()
-
-    for item in timed:
-        if current:
-            candidate = prefix + " ".join(t for t, _, _ in [*current, item])
-            too_long = item[2] - current[0][1] > MAX_CUE_SECONDS
-            if too_long or not _fits(candidate):
-                flush()
-        current.append(item)
-    flush()
-    # Cues of one segment never overlap: a cue ends by the time the next begins.
-    # (A cue that starts with the next is left overlapping rather than cut to nothing.)
-    for i in range(len(cues) - 1):
-        if cues[i].end > cues[i + 1].start > cues[i].start:
-            cues[i] = Cue(cues[i].start, cues[i + 1].start, cues[i].lines)
-    return cues
-
-
-def _forward(timed: list[tuple[str, float, float]]) -> list[tuple[str, float, float]]:
-    """Words fit for captions: printable, not blank, with finite times that never go back.
-
-    A server may send words out of order, with nan or negative times, or blank: cues
-    built from them would run backwards or hold an empty line (which ends an SRT cue).
-    """
-    out: list[tuple[str, float, float]] = []
-    floor = 0.0
-    for text, start, end in timed:
-        text = printable(text).strip()
-        if not text:
-            continue
-        floor = max(floor, finite_seconds(start))
-        out.append((text, floor, max(floor, finite_seconds(end))))
-    return out
-
-
-def _hms(seconds: float, sep: str) -> str:
-    ms = round(finite_seconds(seconds) * 1000)  # nan, inf, negative: never raises
-    hours, ms = divmod(ms, 3_600_000)
-    minutes, ms = divmod(ms, 60_000)
-    secs, ms = divmod(ms, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}{sep}{ms:03d}"
-
-
-def srt_time(seconds: float) -> str:
-    """`HH:MM:SS,mmm` (SubRip)."""
-    return _hms(seconds, ",")
-
-
-def vtt_time(seconds: float) -> str:
-    """`HH:MM:SS.mmm` (WebVTT)."""
-    return _hms(seconds, ".")
-
-
 class _CaptionWriter(_OrderedWriter):
+    """Cues from finals. The last cue of a final that does not end the utterance (a
+    periodic final: `speech_final` false) waits for the next final of its channel and
+    speaker, so the utterance's next words can share it (a final of one word is not left
+    alone on the screen); the utterance's end, UtteranceEnd, Metadata or close write it.
+    With several channels each final's cues are written at once (TimeOrder keeps them in
+    time order)."""
+
     def __init__(
         self,
         stream: TextIO,
@@ -377,6 +302,8 @@ class _CaptionWriter(_OrderedWriter):
             stream, multichannel=multichannel, channel_names=channel_names, on_closed=on_closed
         )
         self.count = 0
+        #: The held last cue: (its prefix, its words), or None.
+        self._held: tuple[str, list[Timed]] | None = None
 
     def _prefix(self, segment: Segment) -> str:
         parts = segment_labels(
@@ -388,10 +315,49 @@ class _CaptionWriter(_OrderedWriter):
         return " ".join(parts) + " " if parts else ""
 
     def segment(self, segment: Segment) -> None:
-        if segment.text:
-            for cue in split_cues(segment, self._prefix(segment)):
-                self.count += 1
-                self.write(self.format_cue(self.count, cue))
+        if not segment.text:
+            return
+        prefix = self._prefix(segment)
+        words = timed_words(segment)
+        if self._held is not None and self._held[0] == prefix:
+            words = self._held[1] + words  # the utterance goes on: its words share cues
+            self._held = None
+        self.release()  # another speaker's: written as it is
+        groups = split_words(words, prefix)
+        if not groups:
+            return
+        ends = segment.speech_final or segment.from_finalize or segment.turn is not None
+        if not ends and not self.multichannel:
+            self._held = (prefix, groups.pop())
+        self._write(cues_of(groups, prefix))
+
+    def changes(self, changes: Sequence[Change]) -> None:
+        super().changes(changes)
+        if any(isinstance(change, UtteranceEnded) for change in changes):
+            self.release()
+
+    def message(self, event: ServerEvent) -> None:
+        super().message(event)
+        if isinstance(event, MetadataResponse):  # PROTOCOL §3: the last message of a stream
+            self.release()
+
+    def release(self) -> None:
+        """Write the held cue, if any."""
+        held, self._held = self._held, None
+        if held is not None:
+            self._write(cues_of([held[1]], held[0]))
+
+    def close(self) -> None:
+        super().close()
+        try:
+            self.release()
+        except OSError:
+            pass  # teardown: the failure, if any, was already reported by an earlier write
+
+    def _write(self, cues: Sequence[Cue]) -> None:
+        for cue in cues:
+            self.count += 1
+            self.write(self.format_cue(self.count, cue))
 
     def format_cue(self, number: int, cue: Cue) -> str:
         raise NotImplementedError

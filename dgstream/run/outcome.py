@@ -15,6 +15,7 @@ from ..errors import (
     DgstreamError,
     HandshakeError,
     PaymentRequiredError,
+    ReconnectFailedError,
     StreamClosedError,
 )
 from ..options import OptionsError
@@ -30,6 +31,7 @@ __all__ = [
     "exit_status_for",
     "flag_for",
     "report",
+    "said",
     "summary_line",
 ]
 
@@ -78,34 +80,48 @@ def exit_status_for(exc: BaseException) -> ExitStatus:
     return ExitStatus.ERROR
 
 
+def said(prefix: str, text: str) -> str:
+    """`dgstream: PREFIX: TEXT`, without saying a thing twice: a text that already begins
+    with what the prefix says ("cannot connect to ...", "audio file not found", "config
+    file ...", "dgstream closed ...") is not prefixed again."""
+    words = [w for w in (prefix.split(": ") if prefix else []) if w]
+    while words and text.lower().startswith(words[-1].lower()):
+        words.pop()  # the text says it already, and says more
+    if not words and text.lower().startswith("dgstream "):
+        text = text[len("dgstream ") :]  # "dgstream: dgstream closed" -> "dgstream: closed"
+    return ": ".join(["dgstream", *words, text])
+
+
 def error_lines(exc: BaseException) -> list[str]:
     """One or two lines saying what went wrong and what to do, for stderr."""
     text = str(exc).strip() or type(exc).__name__
     if isinstance(exc, AuthError):
         return [
-            f"dgstream: authentication failed: {text}",
+            said("authentication failed", text),
             "check the key (--api-key or DEEPGRAM_API_KEY) and its permissions",
         ]
     if isinstance(exc, PaymentRequiredError):
-        return [f"dgstream: the account cannot pay for this request: {text}"]
+        return [said("the account cannot pay for this request", text)]
     if isinstance(exc, HandshakeError):
-        return [f"dgstream: the server refused the stream: {text}"]
+        return [said("the server refused the stream", text)]
     if isinstance(exc, ConnectError):
-        return [f"dgstream: cannot connect: {text}"]
+        return [said("cannot connect", text)]
+    if isinstance(exc, ReconnectFailedError):
+        return [said("", text)]  # "connection lost (...) and N reconnect attempts failed"
     if isinstance(exc, StreamClosedError):
-        return [f"dgstream: the server ended the stream: {text}"]
+        return [said("" if exc.by_client else "the server ended the stream", text)]
     if isinstance(exc, AudioError):
         first, _, rest = text.partition("\n")
-        return [f"dgstream: audio: {first}", *([rest] if rest else [])]
+        return [said("audio", first), *([rest] if rest else [])]
     if isinstance(exc, ConfigError):
-        return [f"dgstream: config: {text}"]
+        return [said("config", text)]
     if isinstance(exc, NotAvailableError):
         return [f"dgstream: {flag_for(exc.param)} {exc.message}"]
     if isinstance(exc, OptionsError):
         return [f"dgstream: invalid value for {flag_for(exc.param)}: {exc.message}"]
     if isinstance(exc, DgstreamError):
         first, _, rest = text.partition("\n")
-        return [f"dgstream: {first}", *([rest] if rest else [])]
+        return [said("", first), *([rest] if rest else [])]
     return [f"dgstream: unexpected error: {type(exc).__name__}: {text}"]
 
 
@@ -169,7 +185,7 @@ class Outcome:
         """The closing lines on stderr: the failure, or else each problem."""
         if self.failure is not None:
             return error_lines(self.failure)
-        return [f"dgstream: {text}" for text in self.problems]
+        return [said("", text) for text in self.problems]
 
 
 def summary_line(

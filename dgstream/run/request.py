@@ -6,6 +6,7 @@ network or any device, so bad values are usage errors before connecting.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -34,6 +35,7 @@ __all__ = [
     "parse_params",
     "prepare",
     "redact_value",
+    "with_profile",
 ]
 
 #: Output format names: the one table is dgstream.outputs.
@@ -92,6 +94,10 @@ class StreamRequest:
     replay_buffer: float = 60.0
     quiet: bool = False
     debug: bool = False
+    #: The attributes and source settings (`device`, `speed`) set on the command line or
+    #: by the environment: a profile presets the others. None (a caller of the library):
+    #: those that differ from their defaults.
+    given: frozenset[str] | None = None
 
 
 def channel_labels(names: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -207,6 +213,44 @@ def _refuse_flags(
         )
 
 
+def _given_names(request: StreamRequest) -> frozenset[str]:
+    """`request.given`, or for a request made in code, what differs from the defaults."""
+    if request.given is not None:
+        return request.given
+    default_request = StreamRequest(source=SourceSpec(request.source.kind))
+    names = {
+        f.name
+        for f in dataclasses.fields(StreamRequest)
+        if getattr(request, f.name) != getattr(default_request, f.name)
+    }
+    names |= {
+        f.name
+        for f in dataclasses.fields(SourceSpec)
+        if getattr(request.source, f.name) != getattr(default_request.source, f.name)
+    }
+    return frozenset(names)
+
+
+def with_profile(request: StreamRequest, settings: dict[str, Any]) -> StreamRequest:
+    """The request with a profile's settings (config.profile_keys) where no flag or
+    environment variable gave a value: flags > environment > profile > defaults."""
+    from ..config import profile_keys
+
+    given = _given_names(request)
+    keys = profile_keys()
+    unset = {k: v for k, v in settings.items() if k not in given and k in keys}
+    if unset.get("local") is False or "url" in given:
+        unset.pop("local", None)  # a profile turns --local on; --url (or DEEPGRAM_HOST) wins
+    preset = unset.get("format")
+    if preset in OUTPUT_TABLE and OUTPUT_TABLE[preset].terminal and not _stdout_is_terminal():
+        unset.pop("format")  # a preset for the terminal: a pipe still gets text
+    source = {k: v for k, v in unset.items() if keys[k].to == "source"}
+    fields = {k: v for k, v in unset.items() if keys[k].to == "request"}
+    return dataclasses.replace(
+        request, source=dataclasses.replace(request.source, **source), **fields
+    )
+
+
 def prepare(request: StreamRequest) -> Session:
     """Resolve flags > environment > profile > defaults and check them; no I/O but the config.
 
@@ -218,6 +262,8 @@ def prepare(request: StreamRequest) -> Session:
 
     config = load_config(request.config, warn=not request.quiet)
     profile = config.profile(request.profile)
+    if profile is not None:
+        request = with_profile(request, profile.settings)
     fmt = request.format or ("live" if _stdout_is_terminal() else "text")
     if fmt not in OUTPUT_FORMATS:
         raise OptionsError("format", f"unknown format {fmt!r}; use one of {OUTPUT_FORMATS}")
@@ -245,6 +291,10 @@ def prepare(request: StreamRequest) -> Session:
     if request.output is not None:
         output_format = output_format_for(request.output, request.output_format)
     notes = []
+    if request.local and getattr(options, "diarize", None):
+        notes.append(
+            "--diarize: the local engine does not separate speakers, so every word is Speaker 0"
+        )
     if left_out and profile is not None:
         notes.append(
             f"profile {profile.name}: {', '.join(left_out)} left out "
