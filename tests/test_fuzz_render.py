@@ -224,6 +224,8 @@ def test_any_frames_flow_through_every_renderer_without_raising(
             if isinstance(c, SegmentCommitted) and printable(c.segment.text).strip()
         )
     assert not any(w.closed for w in writers)  # nothing was mistaken for a closed pipe
+    for writer in writers:  # multichannel lines wait for the other channels until the end
+        writer.close()
     text = outs["text"].getvalue()
     assert not CONTROL.search(text)
     assert len(text.splitlines()) == committed  # one line per final, whatever its words
