@@ -148,8 +148,9 @@ def test_troubleshooting_quotes_the_proxy_refusal(tmp_path: Path) -> None:
     env.pop("no_proxy", None)
     done = run("file", tmp_path / "talk.wav", "--connect-timeout", "5", env=env)
     assert done.returncode == ExitStatus.CONNECTION
-    said = "dgstream: cannot connect to api.deepgram.com: connection refused; "
-    assert done.stderr.startswith(said) and readme_says(said + "...")
+    said = "dgstream: cannot connect to api.deepgram.com through the proxy http://127.0.0.1:9: "
+    assert done.stderr.startswith(said + "the proxy refused the connection")
+    assert readme_says("dgstream: cannot connect to api.deepgram.com through the proxy")
 
 
 def test_troubleshooting_quotes_the_microphone_messages(monkeypatch: pytest.MonkeyPatch) -> None:

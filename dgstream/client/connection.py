@@ -71,10 +71,13 @@ async def _connect(
     from websockets.asyncio.client import connect as ws_connect
     from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
 
+    via = proxy_for(url)
+    where = f"{_host(url)} through the proxy {_shown(via)}" if via else _host(url)
     log.debug("connecting to %s with headers %s", url, redact_headers(headers))
     try:
         return await ws_connect(
             url,
+            proxy=via,
             additional_headers=headers,
             user_agent_header=f"dgstream/{__version__}",
             open_timeout=open_timeout,
@@ -97,24 +100,26 @@ async def _connect(
         raise ConnectError(f"invalid server URL {url!r}: {exc}", url=url) from None
     except ssl.SSLError as exc:
         raise ConnectError(
-            f"TLS handshake with {_host(url)} failed ({exc.reason or exc}); "
+            f"TLS handshake with {where} failed ({exc.reason or exc}); "
             "if the server is plain, use a ws:// or http:// URL",
             url=url,
         ) from None
     except TimeoutError:
         raise ConnectError(
-            f"timed out after {open_timeout:g} s opening a connection to {_host(url)}",
+            f"timed out after {open_timeout:g} s opening a connection to {where}",
             url=url,
         ) from None
     except InvalidHandshake as exc:
         raise ConnectError(
-            f"{_host(url)} did not complete a WebSocket handshake: {exc}", url=url
+            f"{where} did not complete a WebSocket handshake: {exc}", url=url
         ) from None
     except OSError as exc:
         text = _os_error_text(exc)
+        if via and isinstance(exc, ConnectionRefusedError):
+            text = "the proxy refused the connection; check HTTPS_PROXY (and NO_PROXY)"
         if url.startswith("wss:") and isinstance(exc, (ConnectionResetError, EOFError)):
             text += "; if the server is plain (no TLS), use a ws:// or http:// URL"
-        raise ConnectError(f"cannot connect to {_host(url)}: {text}", url=url) from None
+        raise ConnectError(f"cannot connect to {where}: {text}", url=url) from None
 
 
 async def send_frame(ws: ClientConnection, data: bytes | bytearray | memoryview | str) -> None:
@@ -132,6 +137,34 @@ async def send_frame(ws: ClientConnection, data: bytes | bytearray | memoryview 
             ws.transport.abort()
         raise ConnectionClosed(p.close_rcvd, p.close_sent, p.close_rcvd_then_sent)
     await ws.send(data)
+
+
+def proxy_for(url: str) -> str | None:
+    """The proxy the environment names for `url` (HTTPS_PROXY, ALL_PROXY, ... minus
+    NO_PROXY), or None. A loopback server is never reached through a proxy (`--local`,
+    a test server), whatever the environment says."""
+    import ipaddress
+
+    host = urlsplit(url).hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback:
+        return None
+    from websockets.proxy import get_proxy
+    from websockets.uri import parse_uri
+
+    try:
+        return get_proxy(parse_uri(url))
+    except Exception:  # a malformed proxy setting: websockets will say so itself
+        return None
+
+
+def _shown(proxy: str | None) -> str:
+    """A proxy URL without its user name and password."""
+    parts = urlsplit(proxy or "")
+    return f"{parts.scheme}://{parts.hostname}:{parts.port}" if parts.hostname else str(proxy)
 
 
 def _host(url: str) -> str:
