@@ -81,6 +81,8 @@ class _ChannelState:
     interim_start: float = 0.0
     open_utterance: list[Segment] = field(default_factory=list)
     transcribed_until: float = 0.0
+    #: The end of the latest result's window, interim or final: what the server has heard.
+    heard_until: float = 0.0
 
 
 class Transcript:
@@ -110,6 +112,16 @@ class Transcript:
         if not self._channels:
             return self.offset
         return min(s.transcribed_until for s in self._channels.values())
+
+    def heard_until(self, channel: int | None = None) -> float:
+        """Absolute audio time up to which results, interim or final, have arrived
+        (slowest channel if None): the newest audio transcribed, for the lag."""
+        if channel is not None:
+            state = self._channels.get(channel)
+            return state.heard_until if state else self.offset
+        if not self._channels:
+            return self.offset
+        return min(s.heard_until for s in self._channels.values())
 
     @property
     def turn_count(self) -> int:
@@ -142,7 +154,7 @@ class Transcript:
         state = self._channels.get(channel)
         if state is None:
             state = self._channels[channel] = _ChannelState(
-                interim_start=self.offset, transcribed_until=self.offset
+                interim_start=self.offset, transcribed_until=self.offset, heard_until=self.offset
             )
         return state
 
@@ -163,13 +175,18 @@ class Transcript:
         channel = result.channel_number
         state = self._state(channel)
         start = result.start + self.offset
+        state.heard_until = max(state.heard_until, start + result.duration)
         changes: list[Change] = []
         if not result.is_final:
             text = result.transcript
             if text != state.interim:
+                # The line's time is its first word's, as the final's will be (issue
+                # 16.7: an interim's window can start elsewhere than its words).
+                words = result.words
+                first = words[0].start + self.offset if words else start
                 state.interim = text
-                state.interim_start = start
-                changes.append(InterimChanged(channel, text, start))
+                state.interim_start = first
+                changes.append(InterimChanged(channel, text, first))
             return changes
         state.transcribed_until = max(state.transcribed_until, start + result.duration)
         if state.interim:
@@ -195,6 +212,7 @@ class Transcript:
         # The server has heard this far: a turn's text can still change until it ends,
         # but the audio up to its window is transcribed (the lag shown is not waiting).
         state.transcribed_until = max(state.transcribed_until, self.turns.heard_until)
+        state.heard_until = max(state.heard_until, self.turns.heard_until)
         return changes
 
     def _commit_turn(self, state: _ChannelState, turn: EndedTurn) -> list[Change]:

@@ -17,7 +17,11 @@ Every client runs in its own process; so does every server. Workloads:
   live view (in a pty) and with text output: CPU share of one core;
 * latency: chunk available -> bytes at the server, server message -> handler / stdout
   line, end of input -> process exit (less the server's flush);
-* scale: concurrent real-time streams one process carries at 80% of a core.
+* scale: concurrent real-time streams one process carries at 80% of a core;
+* issue 17 (`bench/round2.py`): start-up of `--version`, `--help`, `file --help` and a
+  streaming command up to its connect attempt; the steady CPU of a paced stream (text
+  and live view) against the newest SDK 7.x printing every result; `dgstream stdin`
+  unpaced into the sink against the raw ceiling. SDK 7 also joins the throughput rows.
 
 Methods and the latest figures: docs/PERFORMANCE.md. `--json FILE` keeps the raw data.
 """
@@ -50,6 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HERE = ROOT / "scripts" / "bench"
 sys.path.insert(0, str(HERE))
 import common  # noqa: E402
+import round2  # noqa: E402
 
 SDK_REQUIREMENT = "deepgram-sdk==3.11.0"
 DEFAULT_SDK_VENV = (
@@ -59,6 +64,8 @@ DEFAULT_SDK_VENV = (
 )
 PY = sys.executable
 WORKER = str(HERE / "worker.py")
+#: The newest SDK 7.x's interpreter (the peer tests' venv), when it is there.
+SDK7: Path | None = None
 
 
 # -- configuration ---------------------------------------------------------------------------
@@ -80,6 +87,7 @@ class Plan:
     scale_seconds: float = 10.0
     scale_probe: int = 200
     scale_max: int = 2000
+    steady_seconds: float = 120.0
 
     @classmethod
     def make(cls, quick: bool) -> Plan:
@@ -99,6 +107,7 @@ class Plan:
             lib_latency_seconds=1.5,
             scale_seconds=1.5,
             scale_probe=5,
+            steady_seconds=7.0,
         )
 
 
@@ -374,6 +383,8 @@ CLIENT_LABEL = {
     "dg-threaded": "dgstream LiveClient (threaded)",
     "sdk-async": "SDK 3.11 async (asyncwebsocket)",
     "sdk-threaded": "SDK 3.11 threaded (websocket)",
+    "sdk7-async": "SDK 7 async (listen.v1.connect)",
+    "sdk7-threaded": "SDK 7 sync (listen.v1.connect)",
     "cli": "dgstream file --speed 0 --format text",
 }
 
@@ -385,6 +396,8 @@ CLI_CHUNK = "1 s (own)"
 
 def _client_cmd(client: str, sdk: Path | None) -> list[str]:
     py = str(sdk) if client.startswith("sdk-") and sdk is not None else PY
+    if client.startswith("sdk7-") and SDK7 is not None:
+        py = str(SDK7)
     return [py, WORKER]
 
 
@@ -433,6 +446,8 @@ def bench_throughput(plan: Plan, sdk: Path | None, rep: Report, tmp: str) -> Non
     clients = ["raw", "dg-async", "dg-threaded"]
     if sdk is not None:
         clients += ["sdk-async", "sdk-threaded"]
+    if SDK7 is not None:
+        clients += ["sdk7-async", "sdk7-threaded"]
     secs = plan.throughput_seconds
     wav = os.path.join(tmp, "noise.wav")
     common.write_wav(wav, common.noise_cycle(), secs)
@@ -1038,6 +1053,161 @@ def bench_scale(plan: Plan, rep: Report) -> None:
     rep.data["scale"] = runs
 
 
+# -- issue 17: start-up to a purpose, the steady cost against SDK 7, the pipe ------------------
+def bench_startup2(plan: Plan, rep: Report) -> None:
+    """Each start-up against its target, and as a ratio to `python -c pass`."""
+    dg = dgstream_command()
+    cmds = {
+        "python -c pass": [PY, "-c", "pass"],
+        "dgstream --version": [*dg, "--version"],
+        "dgstream --help": [*dg, "--help"],
+        "dgstream file --help": [*dg, "file", "--help"],
+    }
+    goals = {"dgstream --version": 50.0, "dgstream --help": 120.0, "dgstream file --help": 120.0}
+    samples: dict[str, list[float]] = {k: [] for k in [*cmds, "dgstream stdin → connect"]}
+    stream = [*dg, "stdin", "--api-key", "k", "--encoding", "linear16", "--sample-rate",
+              "16000", "--format", "text", "--no-reconnect", "--url"]  # fmt: skip
+    for _ in range(1 + plan.startup_reps):  # the first round warms the caches
+        for k, cmd in cmds.items():
+            samples[k].append(run(cmd, timeout=60).wall * 1000)
+        samples["dgstream stdin → connect"].append(round2.connect_ms(stream, _env()))
+    goals["dgstream stdin → connect"] = 150.0
+    base = med(samples["python -c pass"][1:])
+    rows = []
+    for k, xs in samples.items():
+        xs = xs[1:]
+        m = med(xs)
+        rows.append([k, fmt(m, 1), f"{fmt(min(xs), 1)}–{fmt(max(xs), 1)}",
+                     f"{m / base:.1f}×", fmt(goals.get(k), 0)])  # fmt: skip
+        if k in goals:
+            rep.target(f"start-up {k}", f"< {goals[k]:.0f} ms", f"{m:.0f} ms", m < goals[k])
+    rep.sections.append(
+        table(
+            f"Start-up to a purpose (median of {plan.startup_reps}; ms)",
+            ["command", "wall ms", "min–max", "× python -c pass", "goal ms"],
+            rows,
+        )
+    )
+    rep.data["startup2"] = samples
+
+
+def bench_steady(plan: Plan, rep: Report, tmp: str) -> None:
+    """Steady CPU at real time: the CLI (text, live view) and libraries printing each result."""
+    secs = plan.steady_seconds
+    wav = os.path.join(tmp, "steady.wav")
+    common.write_wav(wav, common.burst_cycle(), secs)
+    results: dict[str, float] = {}
+    errors: list[BaseException] = []
+    servers: list[Server] = []
+
+    def job(name: str, fn: Callable[[str], float]) -> threading.Thread:
+        srv = Server.dgstream("--word-every", "0.3")
+        servers.append(srv)
+
+        def body() -> None:
+            try:
+                results[name] = fn(srv.url)
+            except BaseException as exc:  # reported after the join
+                errors.append(exc)
+
+        t = threading.Thread(target=body, name=name)
+        t.start()
+        return t
+
+    cli = [*dgstream_command(), "file", wav, "--interim-results", "--api-key", "k"]
+    jobs = {
+        "dgstream file --format text": lambda url: round2.steady_cli(
+            [*cli, "--format", "text", "--url", url], secs, _env(), live=False),
+        "dgstream file, live view (pty)": lambda url: round2.steady_cli(
+            [*cli, "--format", "live", "--url", url], secs, _env(), live=True),
+        "raw websockets, a print per result": lambda url: round2.steady_worker(
+            PY, WORKER, "raw", url, secs, run),
+    }  # fmt: skip
+    if SDK7 is not None:
+        jobs["SDK 7 async, a print per result"] = lambda url: round2.steady_worker(
+            str(SDK7), WORKER, "sdk7-async", url, secs, run
+        )
+    try:
+        threads = [job(name, fn) for name, fn in jobs.items()]
+        for t in threads:
+            t.join()
+    finally:
+        for srv in servers:
+            srv.stop()
+    if errors:
+        raise errors[0]
+    sdk7 = results.get("SDK 7 async, a print per result")
+    rows = [
+        [name, f"{100 * share:.2f}%", f"{share / sdk7:.2f}×" if sdk7 else "–"]
+        for name, share in results.items()
+    ]
+    rep.sections.append(
+        table(
+            f"Steady cost of running: {secs:g} s at real time, interim results, CPU from 5 s in",
+            ["client", "CPU share of a core", "× SDK 7's"],
+            rows,
+        )
+    )
+    text, live = results["dgstream file --format text"], results["dgstream file, live view (pty)"]
+    if sdk7:
+        rep.target("steady CPU, --format text", "≤ SDK 7 printing each result",
+                   f"{100 * text:.2f}% vs {100 * sdk7:.2f}% ({text / sdk7:.2f}×)", text <= sdk7)  # fmt: skip
+    rep.target("steady CPU, live view", "< 0.5% of a core", f"{100 * live:.2f}%", live < 0.005)
+    rep.data["steady"] = results
+
+
+def bench_pipe(plan: Plan, rep: Report, tmp: str) -> None:
+    """`dgstream stdin --no-reconnect < raw audio` into the sink, against the raw ceiling."""
+    secs = plan.throughput_seconds
+    raw = os.path.join(tmp, "pipe.raw")
+    round2.write_raw(raw, secs)
+    sink = Server.sink()
+    cli: list[float] = []
+    ceiling: list[float] = []
+    cpu: list[float] = []
+    try:
+        for _ in range(plan.reps):
+            ceiling.append(throughput_run("raw", sink.url, secs, 100, None, None)["wall"])
+            with open(raw, "rb") as audio:
+                r = run([*dgstream_command(), "stdin", "--encoding", "linear16", "--sample-rate",
+                         "16000", "--no-reconnect", "--format", "text", "--quiet",
+                         "--api-key", "k", "--url", sink.url], stdin=audio,
+                        timeout=secs / 10 + 120)  # fmt: skip
+            if r.rc != 0:
+                raise RuntimeError(f"dgstream stdin failed ({r.rc}): {r.err[-2000:]}")
+            cli.append(r.wall)
+            cpu.append(r.cpu)
+    finally:
+        sink.stop()
+        os.unlink(raw)
+    ratio = med(cli) / med(ceiling)
+    rep.sections.append(
+        table(
+            f"The pipe: {secs:g} s of raw audio unpaced into the sink (median of {plan.reps})",
+            ["client", "wall s", "min–max", "CPU s", "× the ceiling"],
+            [
+                [
+                    "raw websockets (ceiling), send loop",
+                    fmt(med(ceiling)),
+                    f"{fmt(min(ceiling))}–{fmt(max(ceiling))}",
+                    "–",
+                    "1.00×",
+                ],
+                [
+                    "dgstream stdin --no-reconnect (whole process)",
+                    fmt(med(cli)),
+                    f"{fmt(min(cli))}–{fmt(max(cli))}",
+                    fmt(med(cpu)),
+                    f"{ratio:.2f}×",
+                ],
+            ],
+        )
+    )
+    rep.target("pipe: dgstream stdin into the sink", "≤ 1.2× the raw ceiling", f"{ratio:.2f}×",
+               ratio <= 1.2)  # fmt: skip
+    rep.data["pipe"] = {"cli": cli, "ceiling": ceiling, "cpu": cpu}
+
+
 # -- main --------------------------------------------------------------------------------------
 def machine() -> str:
     cpu = "unknown CPU"
@@ -1073,9 +1243,10 @@ def main(argv: list[str] | None = None) -> int:
         help=f"the SDK's venv (default {DEFAULT_SDK_VENV})",
     )
     ap.add_argument("--no-sdk", action="store_true", help="skip the SDK rows")
+    ap.add_argument("--no-sdk7", action="store_true", help="skip the SDK 7.x rows")
     ap.add_argument(
         "--only",
-        default="startup,throughput,server,paced,scale",
+        default="startup,startup2,throughput,pipe,server,paced,steady,scale",
         help="comma-separated workloads (default: all)",
     )
     ap.add_argument("--json", type=Path, help="write the raw figures to this file")
@@ -1091,15 +1262,25 @@ def main(argv: list[str] | None = None) -> int:
             rep.notes.append(
                 f"SDK rows skipped: no venv at {args.sdk_venv} (--quick never creates it; a full run does)."
             )
+    global SDK7
+    if not args.no_sdk7:
+        SDK7 = round2.sdk7_python(create=not args.quick)
+        if SDK7 is None:
+            rep.notes.append(
+                "SDK 7 rows skipped: no .peer-envs/python-sdk7 (--quick never creates it)."
+            )
     t0 = time.monotonic()
     start_machine = machine()
     print(f"bench: {start_machine}", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix="dgstream-bench-") as tmp:
         steps: list[tuple[str, Callable[[], None]]] = [
             ("startup", lambda: bench_startup(plan, sdk, rep)),
+            ("startup2", lambda: bench_startup2(plan, rep)),
             ("throughput", lambda: bench_throughput(plan, sdk, rep, tmp)),
+            ("pipe", lambda: bench_pipe(plan, rep, tmp)),
             ("server", lambda: bench_server(plan, rep)),
             ("paced", lambda: bench_paced(plan, sdk, rep, tmp)),
+            ("steady", lambda: bench_steady(plan, rep, tmp)),
             ("scale", lambda: bench_scale(plan, rep)),
         ]
         for name, step in steps:

@@ -31,6 +31,9 @@ def test_bench_quick_prints_every_table() -> None:
         "### Latency at real time",
         "### End of input → process exit",
         "### Scale",
+        "### Start-up to a purpose",
+        "### The pipe",
+        "### Steady cost of running",
         "### Targets",
     ):
         assert title in out, f"{title!r} missing from:\n{out}"
@@ -41,5 +44,9 @@ def test_bench_quick_prints_every_table() -> None:
         "| dgstream LiveClient (threaded)",
         "| dgstream file --speed 0 --format text",
         "| dgstream file, live view (pty)",
+        "| dgstream file --help",
+        "| dgstream stdin → connect",
+        "| dgstream stdin --no-reconnect (whole process)",
+        "| raw websockets, a print per result",
     ):
         assert row in out, f"{row!r} missing from:\n{out}"

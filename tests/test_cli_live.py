@@ -67,8 +67,11 @@ def test_live_view_refreshes_at_most_ten_times_a_second(server: Any, audio_dir: 
     finally:
         proc.close()
     stamps = [t for t, chunk in proc.chunks for _ in range(chunk.count("● "))]
-    assert len(stamps) >= 8  # it did refresh while streaming (2.2 s)
+    # It redraws what changes (the status clock once a second, the interim, the final)
+    # while streaming (2.2 s), and nothing in between.
+    assert len(stamps) >= 3
     duration = stamps[-1] - stamps[0]
+    assert duration >= 1.0
     # Redraws: the timer's (≤ 8/s) plus one per committed final.
     assert len(stamps) <= 10 * duration + 2 + 2
 

@@ -20,6 +20,9 @@ from dgstream.server import Faults, ServerConfig, load_engine, running_server
 from dgstream.status import ExitStatus
 
 HEAVY = ("websockets", "rich.live", "sounddevice", "numpy", "soundfile")
+#: What Typer would import without dgstream.cli.parse and help._rich_utils: pydantic to
+#: coerce flag values, rich's Markdown (markdown-it) and Traceback (pygments) for help.
+TYPER_EXTRAS = ("pydantic", "pydantic_core", "markdown_it", "rich.markdown", "rich.traceback")
 
 
 @pytest.mark.parametrize(
@@ -38,6 +41,47 @@ def test_help_and_version_do_not_import_heavy_modules(args: list[str]) -> None:
     assert "dgstream.cli" in imported  # the measurement saw our imports
     loaded = sorted(m for m in imported if m.split(".")[0] in HEAVY or m in HEAVY)
     assert not [m for m in loaded if m.startswith(HEAVY)], loaded
+    assert not sorted(imported & set(TYPER_EXTRAS)), args
+
+
+def test_a_streaming_command_parses_its_flags_without_pydantic(tmp_path: Path) -> None:
+    """Sixty flags, given or not, are parsed without building a pydantic adapter each."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "dgstream", "stdin", "--url",
+         "ws://127.0.0.1:9", "--api-key", "k", "--encoding", "linear16", "--sample-rate",
+         "16000", "--format", "text", "--no-reconnect", "--connect-timeout", "2",
+         "--finish-timeout", "3", "--output", str(tmp_path / "out.txt"), "--tag", "a",
+         "--tag", "b", "--smart-format"],
+        input=b"", capture_output=True, env=clean_env(), timeout=30,
+    )  # fmt: skip
+    err = done.stderr.decode()
+    imported = {line.split("|")[-1].strip() for line in err.splitlines() if "|" in line}
+    assert "dgstream.cli" in imported and "websockets" in imported  # it got to connecting
+    assert done.returncode == ExitStatus.CONNECTION, err[-500:]
+    assert not sorted(imported & set(TYPER_EXTRAS))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--finish-timeout", "abc"], "'--finish-timeout': Input should be a valid number"),
+        (
+            ["--finish-timeout", "-1"],
+            "'--finish-timeout': Input should be greater than or equal to 0",
+        ),
+        (
+            ["--reconnect-attempts", "1.5"],
+            "'--reconnect-attempts': Input should be a valid integer",
+        ),
+        (["--format", "bogus"], "Value error, 'bogus' is not one of 'live', 'text'"),
+        (["--output", "/"], "'--output' / '-o': file '/' is a directory."),
+    ],
+)
+def test_bad_flag_values_still_get_typers_messages(args: list[str], message: str) -> None:
+    """Values the light parse does not take are Typer's to refuse, in Typer's words."""
+    result = run("stdin", "--encoding", "linear16", "--sample-rate", "16000", *args)
+    assert result.returncode == ExitStatus.USAGE
+    assert message in result.stderr
 
 
 def test_version() -> None:

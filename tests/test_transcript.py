@@ -20,6 +20,7 @@ def result(
     duration: float = 1.0,
     channel: int = 0,
     channels: int = 1,
+    text: str | None = None,
 ) -> Any:
     ws = []
     for w in words:
@@ -45,7 +46,7 @@ def result(
                 "channel": {
                     "alternatives": [
                         {
-                            "transcript": " ".join(w[0] for w in words),
+                            "transcript": " ".join(w[0] for w in words) if text is None else text,
                             "confidence": 0.9,
                             "words": ws,
                         }
@@ -65,18 +66,41 @@ def result(
 def test_interim_then_final_then_utterance_end() -> None:
     t = Transcript()
     changes = t.apply(result([("Hello", 0.1, 0.5)], final=False))
-    assert changes == [InterimChanged(0, "Hello", 0.0)]
+    assert changes == [InterimChanged(0, "Hello", 0.1)]  # its first word's time
     assert t.interim() == "Hello"
     changes = t.apply(
         result([("Hello", 0.1, 0.5), ("world.", 0.6, 0.9)], final=True, speech_final=True)
     )
     assert isinstance(changes[0], InterimChanged) and changes[0].text == ""
     assert isinstance(changes[1], SegmentCommitted) and changes[1].segment.text == "Hello world."
+    assert changes[1].segment.start == 0.1  # the time the interim showed (issue 16.7)
     assert changes[2] == UtteranceEnded(0, 1.0, "speech_final")
     assert t.interim() == ""
     assert t.text() == "Hello world."
     assert t.word_count == 2
     assert t.transcribed_until() == pytest.approx(1.0)
+
+
+def test_an_interim_and_its_final_start_at_the_same_time_whatever_their_windows() -> None:
+    t = Transcript(offset=10.0)
+    (interim,) = t.apply(result([("so", 4.3, 4.5), ("this", 4.6, 4.8)], final=False, start=4.6))
+    changes = t.apply(result([("so", 4.3, 4.5), ("this.", 4.6, 4.8)], final=True, start=4.0))
+    committed = [c.segment for c in changes if isinstance(c, SegmentCommitted)]
+    assert isinstance(interim, InterimChanged)
+    assert interim.start == committed[0].start == pytest.approx(14.3)
+    # No words: the result's window is all there is, for both.
+    (interim,) = t.apply(result([], final=False, start=6.0, text="hm"))
+    assert isinstance(interim, InterimChanged) and interim.start == pytest.approx(16.0)
+
+
+def test_the_newest_audio_heard_counts_interims_and_empty_results() -> None:
+    t = Transcript()
+    t.apply(result([("One", 0.1, 0.4)], final=True))  # window 0.0-1.0
+    t.apply(result([("two", 1.1, 1.4)], final=False, start=1.0))
+    assert (t.transcribed_until(), t.heard_until()) == (pytest.approx(1.0), pytest.approx(2.0))
+    t.apply(result([], final=True, start=2.0))  # the interim gave way to silence
+    assert t.apply(result([], final=True, start=3.0)) == []  # silence: no change, but heard
+    assert t.heard_until() == pytest.approx(4.0)
 
 
 def test_utterance_end_message_closes_open_utterance_once() -> None:

@@ -1,12 +1,20 @@
 """Standard input: raw PCM (`--encoding` set) or a container passed through untouched.
 
-Reading happens on a dedicated daemon thread that blocks in read(), handing chunks to
-the event loop through a bounded asyncio.Queue. The alternatives fall short:
-`loop.connect_read_pipe` refuses regular files, and stdin is often one
-(`dgstream stdin < talk.raw`); `run_in_executor` parks a blocking read in the
-default executor, which `asyncio.run` joins on exit, so a stalled pipe would hang
-shutdown. A daemon thread blocked in read() does not keep the process alive, and the
-bounded queue stops it from reading a large file into memory faster than it is sent.
+Reading happens on a dedicated daemon thread that blocks in read(), handing blocks to
+the event loop. The alternatives fall short: `loop.connect_read_pipe` refuses regular
+files, and stdin is often one (`dgstream stdin < talk.raw`); `run_in_executor` parks
+a blocking read in the default executor, which `asyncio.run` joins on exit, so a
+stalled pipe would hang shutdown. A daemon thread blocked in read() does not keep the
+process alive, and a bound on what it has read ahead stops it from reading a large
+file into memory faster than it is sent.
+
+The thread reads up to a second of audio at a time (64 KiB of a container): a read
+returns what is there, so a live pipe's audio goes on as it comes, while a file or a
+faster-than-real-time pipe goes in big frames (PROTOCOL §3 takes any frame size).
+Blocks are handed over in batches: the thread wakes the loop only when the loop is
+waiting for one, and the loop joins what is waiting, up to a second, into one frame.
+Per 100 ms block with a wake-up each, the pipe path was 3.3x the cost of a raw
+WebSocket client (issue 17.3).
 """
 
 from __future__ import annotations
@@ -15,8 +23,9 @@ import asyncio
 import os
 import sys
 import threading
+from collections import deque
 from collections.abc import AsyncIterator, Callable
-from typing import BinaryIO
+from typing import BinaryIO, Union
 
 from ..errors import AudioError
 from . import CONTAINER_CHUNK_BYTES, AudioFormat
@@ -27,9 +36,17 @@ TERMINAL_HINT = (
     "stdin is a terminal: pipe audio in, e.g. ffmpeg -i talk.mp3 -f s16le -ar 16000 -ac 1 - "
     "| dgstream stdin --encoding linear16 --sample-rate 16000"
 )
-_QUEUE_CHUNKS = 16  # ~1.6 s of raw audio read ahead at most
-# Chunks, then None at the end, or an AudioError if reading failed.
-_Queue = asyncio.Queue[bytes | AudioError | None]
+#: A container's reads: a few of its usual 8 KiB chunks at a time.
+CONTAINER_BLOCK_BYTES = 8 * CONTAINER_CHUNK_BYTES
+#: How many blocks the thread may read ahead of the stream (~4 s of raw audio).
+_AHEAD_BLOCKS = 4
+#: Blocks, then None at the end, or an AudioError if reading failed.
+_Item = Union[bytes, AudioError, None]
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 #: Bytes enough to recognise every container of `formats.CONTAINERS` by its header.
@@ -54,10 +71,10 @@ def _container_head(head: bytes) -> bytes:
 class StdinSource:
     """Audio from sys.stdin.buffer (or `stream`, a binary file object) until EOF.
 
-    Raw formats come in chunks of about 100 ms (or `chunk_bytes`), always whole
-    frames (a sample for every channel): a partial frame waits for the rest, and one
-    left over at EOF is dropped and counted in `dropped_bytes`. Containers come in
-    chunks of up to 8 KiB, bytes untouched.
+    Raw formats come in chunks of what was there to read, up to a second (or
+    `chunk_bytes`), always whole frames (a sample for every channel): a partial frame
+    waits for the rest, and one left over at EOF is dropped and counted in
+    `dropped_bytes`. Containers come in chunks of up to 64 KiB, bytes untouched.
     """
 
     def __init__(
@@ -80,7 +97,7 @@ class StdinSource:
         self._frame = format.frame_bytes or 1
         per_second = format.bytes_per_second
         if chunk_bytes is None:
-            chunk_bytes = int(per_second / 10) if per_second else CONTAINER_CHUNK_BYTES
+            chunk_bytes = int(per_second) if per_second else CONTAINER_BLOCK_BYTES
         self.chunk_bytes = max(self._frame, chunk_bytes // self._frame * self._frame)
         self._stream = stream
         if format.encoding:
@@ -94,9 +111,13 @@ class StdinSource:
         #: Bytes of an incomplete final frame dropped at EOF (raw formats only).
         self.dropped_bytes = 0
         self._stopped = threading.Event()
-        # Read-ahead bound: the thread takes a slot per chunk, the consumer gives it back.
-        self._slots = threading.Semaphore(_QUEUE_CHUNKS)
-        self._wakeup: tuple[asyncio.AbstractEventLoop, _Queue] | None = None
+        # What the thread has read and the stream not taken yet, under `_ready`; the
+        # thread waits while `_ahead` bytes are waiting, and wakes the loop through
+        # `_waiter` only when the loop waits (`chunks`).
+        self._ready = threading.Condition()
+        self._items: deque[_Item] = deque()
+        self._ahead = 0
+        self._waiter: tuple[asyncio.AbstractEventLoop, asyncio.Future[None]] | None = None
 
     def _reader(self) -> Callable[[int], bytes]:
         """A blocking read of up to n bytes that returns what is there now.
@@ -137,13 +158,49 @@ class StdinSource:
 
         return read
 
-    def _read_loop(self, loop: asyncio.AbstractEventLoop, queue: _Queue) -> None:
+    def _put(self, item: _Item) -> None:
+        """Hand `item` over (any thread); wake the loop if it waits for one."""
+        with self._ready:
+            self._items.append(item)
+            if isinstance(item, bytes):
+                self._ahead += len(item)
+            waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            loop, future = waiter
+            try:
+                loop.call_soon_threadsafe(_resolve, future)
+            except RuntimeError:  # the loop has closed: nobody is listening any more
+                pass
+
+    def _take(self) -> _Item:
+        """What is waiting, the blocks joined up to `chunk_bytes` (the loop, under the lock)."""
+        items = self._items
+        head = items.popleft()
+        if not isinstance(head, bytes):
+            return head
+        blocks = [head]
+        size = len(head)
+        while items and isinstance(items[0], bytes) and size + len(items[0]) <= self.chunk_bytes:
+            block = items.popleft()
+            assert isinstance(block, bytes)
+            blocks.append(block)
+            size += len(block)
+        self._ahead -= size
+        self._ready.notify()  # room for the thread to read on
+        return b"".join(blocks) if len(blocks) > 1 else head
+
+    def _read_loop(self) -> None:
         """The reader thread: blocking reads, whole frames handed to the loop in order."""
         read = self._reader()
+        limit = _AHEAD_BLOCKS * self.chunk_bytes
         carry = b""
-        end: AudioError | None = None
         try:
             while not self._stopped.is_set():
+                with self._ready:
+                    while self._ahead >= limit and not self._stopped.is_set():
+                        self._ready.wait(0.5)
+                if self._stopped.is_set():
+                    return
                 data = read(self.chunk_bytes)
                 if not data:
                     self.dropped_bytes = len(carry)
@@ -151,45 +208,38 @@ class StdinSource:
                 data = carry + data
                 cut = len(data) - len(data) % self._frame
                 carry = data[cut:]
-                if not cut:
-                    continue
-                while not self._slots.acquire(timeout=0.5):
-                    if self._stopped.is_set():
-                        return
-                loop.call_soon_threadsafe(queue.put_nowait, data[:cut])
+                if cut:
+                    self._put(data[:cut] if carry else data)
         except (OSError, ValueError) as exc:
-            end = AudioError(f"cannot read stdin: {exc}")
-        except RuntimeError:  # the loop has closed: nobody is listening any more
-            return
-        try:
-            if end is not None:
-                loop.call_soon_threadsafe(queue.put_nowait, end)
-            loop.call_soon_threadsafe(queue.put_nowait, None)
-        except RuntimeError:
-            pass
+            self._put(AudioError(f"cannot read stdin: {exc}"))
+        self._put(None)
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """Chunks as they arrive; ends at EOF, or on `stop()` after those already read."""
         if self._stopped.is_set():
             return
         loop = asyncio.get_running_loop()
-        queue: _Queue = asyncio.Queue()
-        self._wakeup = (loop, queue)
-        threading.Thread(
-            target=self._read_loop, args=(loop, queue), name="dgstream-stdin", daemon=True
-        ).start()
+        threading.Thread(target=self._read_loop, name="dgstream-stdin", daemon=True).start()
         # Containers: hold the first bytes until they name one (nothing is sent before).
         head: bytes | None = None if self.format.encoding else b""
         try:
             while True:
-                item = await queue.get()
+                with self._ready:
+                    if self._items:
+                        item = self._take()
+                        waiting = None
+                    else:
+                        waiting = loop.create_future()
+                        self._waiter = (loop, waiting)
+                if waiting is not None:
+                    await waiting
+                    continue
                 if item is None:
                     if head:
                         yield _container_head(head)
                     return
                 if isinstance(item, AudioError):
                     raise item
-                self._slots.release()
                 if head is not None:
                     head += item
                     if len(head) < SNIFF_BYTES:
@@ -198,7 +248,9 @@ class StdinSource:
                 yield item
         finally:
             self._stopped.set()
-            self._wakeup = None
+            with self._ready:
+                self._waiter = None
+                self._ready.notify_all()
 
     def stop(self) -> None:
         """End the iterator after the chunks already read (safe from any thread).
@@ -206,10 +258,6 @@ class StdinSource:
         A read blocked on a stalled pipe is abandoned to its daemon thread.
         """
         self._stopped.set()
-        wakeup = self._wakeup
-        if wakeup is not None:
-            loop, queue = wakeup
-            try:
-                loop.call_soon_threadsafe(queue.put_nowait, None)
-            except RuntimeError:
-                pass
+        self._put(None)
+        with self._ready:
+            self._ready.notify_all()  # a thread waiting for room reads no more

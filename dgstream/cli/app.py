@@ -8,8 +8,9 @@ The commands are registered on `app` by `dgstream.cli.commands`.
 
 from __future__ import annotations
 
+import copy
 import sys
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -67,6 +68,49 @@ def _exit_code(code: object) -> int:
     return 1
 
 
+def _listed(callback: Any) -> Any:
+    """A stand-in for a command's function with its name and docstring and no parameters:
+    all the root help shows of a command is its name and help (`_click_command`)."""
+
+    def listed() -> None:  # pragma: no cover - never run: only its help is read
+        raise AssertionError("a listing stand-in was run")
+
+    listed.__name__ = callback.__name__
+    listed.__doc__ = callback.__doc__
+    return listed
+
+
+def _click_command(args: list[str]) -> Any:
+    """The click command that runs `args`. Typer builds every command's parameters (sixty
+    flags each) to run one, and to list them in the root help. When `args` starts with a
+    command's name, only that command is built: its help, errors and behaviour are the
+    same (no root option takes a value, and nothing else in its output names its
+    siblings). When `args` asks for the root help first, the commands are built without
+    their parameters (the list shows names and help only). Anything else builds all."""
+    name = args[0] if args else ""
+    one = copy.copy(app)
+    if name in ("-h", "--help"):  # eager: the root help is shown before anything else
+        one.registered_commands = []
+        for info in app.registered_commands:
+            listed = copy.copy(info)
+            if info.callback is not None:
+                listed.callback = _listed(info.callback)
+            one.registered_commands.append(listed)
+        return typer.main.get_command(one)
+    if not name.startswith("-"):
+        wanted = [
+            info
+            for info in app.registered_commands
+            if info.callback is not None
+            if (info.name or typer.main.get_command_name(info.callback.__name__)) == name
+        ]
+        if wanted:
+            one.registered_commands = wanted
+            one.registered_groups = []
+            return typer.main.get_command(one)
+    return typer.main.get_command(app)
+
+
 def raw_main(args: list[str] | None = None) -> int:
     """Run the command line; return the exit status. Errors become one or two lines."""
     from typer.exceptions import Abort, TyperException
@@ -77,9 +121,7 @@ def raw_main(args: list[str] | None = None) -> int:
     debug = "--debug" in args
     try:
         # standalone_mode=False: usage errors come here, to be said in two plain lines.
-        result = typer.main.get_command(app).main(
-            args=args, prog_name="dgstream", standalone_mode=False
-        )
+        result = _click_command(args).main(args=args, prog_name="dgstream", standalone_mode=False)
         return _exit_code(result)
     except TyperException as exc:  # click's usage errors, as Typer vendors them
         if exc.exit_code != 2:

@@ -8,15 +8,25 @@ They also add each option's default as `[default: X]`, made from the value itsel
 (`default_text`), so help and code cannot drift; a default the code does not hold
 (the server's model, the device's rate) is named with `with_default`. Placeholders
 are metavars (`MS`, `HZ`, `FILE...`), never Python types (`<bool>`, `<list[Path]>`).
+
+Typer draws help with `typer.rich_utils`, which imports rich's Markdown (markdown-it)
+and Traceback (pygments) at the top although rich markup mode uses neither: ~40 ms of
+a help that should take ~100 (issue 17.1). `format_help` imports it with stand-ins for
+those two names (`_rich_utils`), which load the real class if ever used.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import re
+import sys
+import types
 from typing import Any
 
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
+
+from .parse import LightArgument, light
 
 __all__ = ["Command", "Group", "default_text", "plain", "with_default"]
 
@@ -74,7 +84,7 @@ def _unwrap(text: str | None) -> str | None:
     return re.sub(r"(?<!\n)\n(?!\n)", " ", inspect.cleandoc(text))
 
 
-class _NamedArgument(TyperArgument):
+class _NamedArgument(LightArgument):
     """An argument whose metavar says what it is (FILE...): no Python type beside it."""
 
     def display_type_rich(self, ctx: Any) -> str | None:
@@ -82,7 +92,8 @@ class _NamedArgument(TyperArgument):
 
 
 def _plain(command: TyperCommand | TyperGroup) -> None:
-    """Every help string of `command` as plain text, with its default; no Python types."""
+    """Every help string of `command` as plain text, with its default; no Python types.
+    Its values are parsed without pydantic where they are plain (`parse.light`)."""
     command.help = _render(_unwrap(command.help), None)
     command.epilog = _render(command.epilog, None)
     for param in command.params:
@@ -90,12 +101,55 @@ def _plain(command: TyperCommand | TyperGroup) -> None:
             param.help = _render(param.help, param.default)
         if type(param) is TyperArgument and param.metavar:
             param.__class__ = _NamedArgument
+        else:
+            light(param)
 
 
 def _plain_help_option(option: TyperOption | None) -> TyperOption | None:
-    if option is not None and option.metavar is None:
-        option.metavar = ""  # a flag takes no value: no `<bool>`
+    if option is not None:
+        if option.metavar is None:
+            option.metavar = ""  # a flag takes no value: no `<bool>`
+        light(option)
     return option
+
+
+class _Deferred(type):
+    """A stand-in class: using it (a call, a class attribute) loads the real one."""
+
+    _where: tuple[str, str]
+
+    def _real(cls) -> Any:
+        module, name = cls._where
+        return getattr(importlib.import_module(module), name)
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        return cls._real()(*args, **kwargs)
+
+    def __getattr__(cls, name: str) -> Any:
+        return getattr(cls._real(), name)
+
+
+#: What typer.rich_utils imports but rich markup mode never uses, by module.
+_UNUSED = {"rich.markdown": "Markdown", "rich.traceback": "Traceback"}
+
+
+def _rich_utils() -> None:
+    """Import typer.rich_utils with stand-ins for `_UNUSED`, which stay its own: the
+    real modules are imported as usual by anyone else (the stand-ins leave sys.modules)."""
+    if "typer.rich_utils" in sys.modules:
+        return
+    stubs: dict[str, types.ModuleType] = {}
+    for module, name in _UNUSED.items():
+        if module not in sys.modules:
+            stub = types.ModuleType(module)
+            setattr(stub, name, _Deferred(name, (), {"_where": (module, name)}))
+            stubs[module] = sys.modules[module] = stub
+    try:
+        importlib.import_module("typer.rich_utils")
+    finally:
+        for module, stub in stubs.items():
+            if sys.modules.get(module) is stub:
+                del sys.modules[module]
 
 
 class Command(TyperCommand):
@@ -108,6 +162,10 @@ class Command(TyperCommand):
     def get_help_option(self, ctx: Any) -> TyperOption | None:
         return _plain_help_option(super().get_help_option(ctx))
 
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        _rich_utils()
+        super().format_help(ctx, formatter)
+
 
 class Group(TyperGroup):
     """The root group, with the same help as `Command`."""
@@ -118,3 +176,7 @@ class Group(TyperGroup):
 
     def get_help_option(self, ctx: Any) -> TyperOption | None:
         return _plain_help_option(super().get_help_option(ctx))
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        _rich_utils()
+        super().format_help(ctx, formatter)

@@ -36,6 +36,12 @@ __all__ = [
     "speaker_label",
 ]
 
+#: After this much audio sent with no result at all, the lag climbs with the audio sent
+#: (a server that stopped answering). Until then it is the lag measured when the latest
+#: result came: servers answer during silence too, with empty results (PROTOCOL §4;
+#: `dgstream serve` every 3 s of it), so a pause does not make the lag climb.
+STALLED_SECONDS = 5.0
+
 
 class Renderer:
     """Base renderer: every hook does nothing, so subclasses override what they use."""
@@ -51,6 +57,10 @@ class Renderer:
 
     def problem(self, text: str) -> None:
         """An error or warning during the stream (the runner also reports it at exit)."""
+
+    def tick(self) -> None:
+        """Called on the event loop after each chunk of audio is sent: a view may redraw
+        what changed now, while the loop is awake anyway (`LiveView`)."""
 
     def close(self) -> None:
         """Called once at the end, also after errors. Must not raise."""
@@ -73,8 +83,11 @@ class SessionState:
     #: Seconds of audio sent so far (None when the format's rate is not known).
     audio_seconds: float | None = None
     bytes_sent: int = 0
-    #: Audio time up to which finals have arrived.
+    #: Audio time up to which results (interim or final, of the slowest channel) have
+    #: arrived: the newest audio transcribed.
     transcribed_until: float = 0.0
+    #: `audio_seconds` when the latest result came (None: no result yet).
+    result_audio: float | None = None
     #: Input level 0..1 (mic only) and input overflows.
     level: float | None = None
     overflows: int = 0
@@ -83,12 +96,23 @@ class SessionState:
     #: Enter ends the turn (the terminal's keys are read).
     keys: bool = False
 
+    def heard(self, until: float) -> None:
+        """A result came, and the server has now transcribed up to `until` (issue 16.5)."""
+        self.transcribed_until = until
+        self.result_audio = self.audio_seconds or 0.0
+
     @property
     def lag(self) -> float | None:
-        """Audio sent but not yet transcribed (final), in seconds."""
-        if self.audio_seconds is None:
+        """The time between the newest audio sent and the newest audio transcribed, as
+        it was when the latest result came: it does not climb between results (silence
+        has its empty results) unless none came for `STALLED_SECONDS` of audio; never
+        below 0 nor above the audio sent."""
+        sent = self.audio_seconds
+        if sent is None:
             return None
-        return max(0.0, self.audio_seconds - self.transcribed_until)
+        heard_at = self.result_audio if self.result_audio is not None else 0.0
+        at = sent if sent - heard_at > STALLED_SECONDS else heard_at
+        return min(max(0.0, at - finite_seconds(self.transcribed_until)), sent)
 
 
 def clock(seconds: float) -> str:

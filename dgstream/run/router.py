@@ -70,6 +70,8 @@ class Router:
         live: bool = False,
     ) -> None:
         self.renderers = list(renderers)
+        #: The renderers that redraw on `tick()` (the live view).
+        self._tickers = [r for r in self.renderers if type(r).tick is not Renderer.tick]
         self.state = state
         self.transcript = transcript if transcript is not None else Transcript()
         self.outcome = outcome if outcome is not None else Outcome()
@@ -137,12 +139,18 @@ class Router:
             except OSError as exc:
                 self.output_failed(renderer, exc)
 
+    def tick(self) -> None:
+        """A chunk was sent: a view may redraw what changed (`Renderer.tick`)."""
+        for renderer in self._tickers:
+            renderer.tick()
+
     def dispatch(self, event: ServerEvent) -> None:
         """A server message to the renderers, then what it changed in the transcript."""
         self._each(lambda r: r.message(event))
         changes = self.transcript.apply(event)
+        if isinstance(event, (LiveResultResponse, TurnInfo)):  # empty ones too (silence)
+            self.state.heard(self.transcript.heard_until())
         if changes:
-            self.state.transcribed_until = self.transcript.transcribed_until()
             self._each(lambda r: r.changes(changes))
 
     def show(self, text: str) -> None:
@@ -168,6 +176,8 @@ class Router:
         """The transcript cannot be written: stop the stream; the run fails with one line."""
         if renderer in self.renderers:
             self.renderers.remove(renderer)
+        if renderer in self._tickers:
+            self._tickers.remove(renderer)
         where = _destination(renderer)
         self.outcome.fail(OutputError(f"cannot write the transcript to {where}: {_why(exc)}"))
         self.stop()

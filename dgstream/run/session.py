@@ -238,6 +238,7 @@ class Session:
                 if self.kind.meter:
                     state.level = source.level
                 state.overflows = source.overflows
+                router.tick()
         except StreamClosedError:
             pass  # the client recorded why (close_error); the router showed it
         except AudioError as exc:

@@ -2,7 +2,9 @@
 
 Clients: `dg-async` (dgstream.AsyncLiveClient), `dg-threaded` (dgstream.LiveClient),
 `sdk-async` / `sdk-threaded` (the Deepgram Python SDK 3.11.0 with the seed's API;
-run with the bench venv's interpreter), `raw` (plain `websockets`: the ceiling).
+run with the bench venv's interpreter), `sdk7-async` / `sdk7-threaded` (the newest
+SDK 7.x, `listen.v1.connect`; run with its own venv's interpreter), `raw` (plain
+`websockets`: the ceiling).
 
 Modes (each prints one JSON object on stdout):
 * `throughput`: `--seconds` of quiet noise in `--chunk-ms` chunks, sent unpaced;
@@ -11,6 +13,8 @@ Modes (each prints one JSON object on stdout):
   chunk is handed to `send`, and when each transcript reaches a handler.
 * `scale`: `--streams` concurrent real-time streams with dg-async; CPU share of the
   steady phase and how late the paced sends ran.
+* `paced`: tone bursts paced at real time with a print per result (what a program
+  showing the transcript does); the CPU share of the steady phase (after 5 s).
 
 Only the standard library and the client under test are imported.
 """
@@ -36,8 +40,9 @@ QUERY = "encoding=linear16&sample_rate=16000"
 class Recorder:
     """What a client's handlers saw: result count, and (latency mode) arrival times."""
 
-    def __init__(self, keep: bool) -> None:
+    def __init__(self, keep: bool, echo: bool = False) -> None:
         self.keep = keep
+        self.echo = echo
         self.results = 0
         self.seen: list[list[Any]] = []
         self.lock = threading.Lock()
@@ -45,6 +50,8 @@ class Recorder:
     def result(self, transcript: str, is_final: bool) -> None:
         t = time.monotonic()
         self.results += 1
+        if self.echo and transcript:
+            print(("final " if is_final else "interim ") + transcript, flush=True)
         if self.keep and transcript:
             with self.lock:
                 self.seen.append([t, transcript, is_final])
@@ -106,6 +113,20 @@ async def run_async_client(name: str, url: str, plan: Any, rec: Recorder) -> dic
         await plan(conn.send)
         t2 = time.perf_counter()
         await conn.finish()
+    elif name == "sdk7-async":
+        from deepgram import AsyncDeepgramClient
+
+        client7 = AsyncDeepgramClient(api_key="bench-key", environment=_sdk7_environment(url))
+        async with client7.listen.v1.connect(
+            model="nova-3", encoding="linear16", sample_rate="16000"
+        ) as socket:
+            _sdk7_register(socket, rec)
+            listener = asyncio.ensure_future(socket.start_listening())
+            t1 = time.perf_counter()
+            await plan(socket.send_media)
+            t2 = time.perf_counter()
+            await socket.send_close_stream()
+            await asyncio.wait_for(listener, 30)
     else:
         raise SystemExit(f"unknown async client {name}")
     t3 = time.perf_counter()
@@ -150,10 +171,46 @@ def run_threaded_client(name: str, url: str, plan: Any, rec: Recorder) -> dict[s
         plan(conn.send)
         t2 = time.perf_counter()
         conn.finish()
+    elif name == "sdk7-threaded":
+        from deepgram import DeepgramClient
+
+        client7 = DeepgramClient(api_key="bench-key", environment=_sdk7_environment(url))
+        with client7.listen.v1.connect(
+            model="nova-3", encoding="linear16", sample_rate="16000"
+        ) as socket:
+            _sdk7_register(socket, rec)
+            listener = threading.Thread(target=socket.start_listening, daemon=True)
+            listener.start()
+            t1 = time.perf_counter()
+            plan(socket.send_media)
+            t2 = time.perf_counter()
+            socket.send_close_stream()
+            listener.join(30)
     else:
         raise SystemExit(f"unknown threaded client {name}")
     t3 = time.perf_counter()
     return {"connect": t1 - t0, "send": t2 - t1, "finish": t3 - t2}
+
+
+def _sdk7_environment(url: str) -> Any:
+    """SDK 7's environment pointed at the bench's server (its base is http://)."""
+    from deepgram.environment import DeepgramClientEnvironment
+
+    http = url.replace("ws://", "http://", 1)
+    try:
+        return DeepgramClientEnvironment(base=http, production=url, agent=url, agent_rest=http)
+    except TypeError:  # SDKs before agent_rest
+        return DeepgramClientEnvironment(base=http, production=url, agent=url)
+
+
+def _sdk7_register(socket: Any, rec: Recorder) -> None:
+    from deepgram.core.events import EventType
+
+    def on_message(message: Any) -> None:
+        if getattr(message, "type", None) == "Results":
+            rec.result(message.channel.alternatives[0].transcript, bool(message.is_final))
+
+    socket.on(EventType.MESSAGE, on_message)
 
 
 def preload(name: str) -> None:
@@ -174,7 +231,7 @@ def run_client(
     name: str, url: str, rec: Recorder, *, async_plan: Any, sync_plan: Any
 ) -> dict[str, float]:
     preload(name)
-    if name in ("dg-threaded", "sdk-threaded"):
+    if name in ("dg-threaded", "sdk-threaded", "sdk7-threaded"):
         return run_threaded_client(name, url, sync_plan, rec)
     return asyncio.run(run_async_client(name, url, async_plan, rec))
 
@@ -258,6 +315,44 @@ def latency(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def paced(args: argparse.Namespace) -> dict[str, Any]:
+    """Real time with a print per result: the CPU share from 5 s in to the last chunk."""
+    chunks = common.chunks(common.burst_cycle(), args.chunk_ms)
+    total = int(args.seconds * 1000) // args.chunk_ms
+    step = args.chunk_ms / 1000.0
+    marks: dict[str, float] = {}
+
+    def mark(i: int) -> None:
+        if i == int(5 / step):
+            marks["c0"], marks["t0"] = time.process_time(), time.monotonic()
+        elif i == total - 1:
+            marks["c1"], marks["t1"] = time.process_time(), time.monotonic()
+
+    async def async_plan(send: Any) -> None:
+        start = time.monotonic() + step
+        for i in range(total):
+            delay = start + i * step - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            mark(i)
+            await send(chunks[i % len(chunks)])
+
+    def sync_plan(send: Any) -> None:
+        start = time.monotonic() + step
+        for i in range(total):
+            delay = start + i * step - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            mark(i)
+            send(chunks[i % len(chunks)])
+
+    rec = Recorder(keep=False, echo=True)
+    preload(args.client)
+    run_client(args.client, args.url, rec, async_plan=async_plan, sync_plan=sync_plan)
+    cpu, wall = marks["c1"] - marks["c0"], marks["t1"] - marks["t0"]
+    return {"cpu": cpu, "wall": wall, "share": cpu / wall, "results": rec.results}
+
+
 def scale(args: argparse.Namespace) -> dict[str, Any]:
     from dgstream import AsyncLiveClient, LiveOptions, LiveTranscriptionEvents
 
@@ -318,14 +413,15 @@ def scale(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=("throughput", "latency", "scale"))
+    ap.add_argument("mode", choices=("throughput", "latency", "scale", "paced"))
     ap.add_argument("--client", default="dg-async")
     ap.add_argument("--url", required=True)
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--chunk-ms", type=int, default=100)
     ap.add_argument("--streams", type=int, default=10)
     args = ap.parse_args(argv)
-    out = {"throughput": throughput, "latency": latency, "scale": scale}[args.mode](args)
+    modes = {"throughput": throughput, "latency": latency, "scale": scale, "paced": paced}
+    out = modes[args.mode](args)
     print(json.dumps(out), flush=True)
 
 
