@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 from websockets.typing import Subprotocol
 
 from ..options import FluxOptions, LiveOptions, OptionsError, decode_query, validate
@@ -145,12 +146,16 @@ async def _drain(conn: ServerConnection) -> None:
             await conn.recv()
 
 
-async def _close(conn: ServerConnection, code: int, reason: str) -> None:
+async def _close(conn: ServerConnection, code: int, reason: str, log: ConnectionLog) -> None:
     """Close, reading (and dropping) what the client still sends meanwhile.
 
     websockets stops reading once its incoming queue is full; a client still
     streaming audio would then never get its close reply through in time.
+    The log records the close before the frame goes out: a client that exits
+    on reading it must find its stream's log already finished.
     """
+    if conn.state is State.OPEN and conn.protocol.close_rcvd is None:
+        log.finish(code, reason, "server")
     drain = asyncio.ensure_future(_drain(conn))
     try:
         if code == 1005:  # PROTOCOL §7: a close frame with no status (the peer sees 1005)
@@ -380,7 +385,7 @@ class DeepgramServer:
                     if fault.stalled:
                         if fault.stall_close_due(loop.time()):
                             # PROTOCOL §3: the server failed to respond in time (NET-0000).
-                            await _close(conn, 1011, NET0000_REASON)
+                            await _close(conn, 1011, NET0000_REASON, log)
                             return
                         timer.reset()  # a stalled server never times out
                         continue
@@ -419,7 +424,7 @@ class DeepgramServer:
             _logger.exception("connection %s failed", st.request_id)
             log.note("out", "server_error", "internal error; see the server log")
             with contextlib.suppress(Exception):
-                await _close(conn, 1011, "internal server error")
+                await _close(conn, 1011, "internal server error", log)
         finally:
             timer.close()
             if session is not None:
@@ -457,7 +462,7 @@ class DeepgramServer:
                 if stalled:
                     log.note("out", "suppressed", {"code": action.code, "reason": action.reason})
                     continue
-                await _close(conn, action.code, action.reason)
+                await _close(conn, action.code, action.reason, log)
                 return True
             else:  # Finish: PROTOCOL §3 CloseStream -> flush, Metadata, close 1000
                 if stalled:
