@@ -8,6 +8,7 @@ restating it. `build_url` makes an API's URL from a base URL (PROTOCOL §1),
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ class Settings(TypedDict, total=False):
     headers: Mapping[str, str] | None
     reconnect: ReconnectPolicy | bool | None
     auto_flush: float | None
+    ping_timeout: float
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,10 @@ class ClientConfig:
     once nothing was sent for `keepalive_interval` seconds; `finish_timeout` bounds how
     long `finish()` waits without progress for the server's last results and close;
     `reconnect` (None: off) says when and how to reconnect after a drop.
+    `ping_timeout` is how long a WebSocket ping waits for its pong before the connection
+    counts as lost: 0 (the default) means the ping interval; `math.inf`, never. A server
+    in this very process (`--local`) gets `math.inf`: under load it reads late, which
+    holds the pong behind the audio sent before it, but it cannot vanish as a network can.
     """
 
     api_key: str = ""
@@ -69,6 +75,7 @@ class ClientConfig:
     headers: Mapping[str, str] = field(default_factory=dict)
     reconnect: ReconnectPolicy | None = None
     auto_flush: float | None = None
+    ping_timeout: float = 0.0
 
     @classmethod
     def from_settings(cls, api_key: str | None = None, **settings: object) -> ClientConfig:
@@ -98,6 +105,13 @@ class ClientConfig:
     def ping_interval(self) -> float:
         """WebSocket pings: five keepalive intervals (20 s by default, websockets' own)."""
         return max(1.0, 5 * self.keepalive_interval)
+
+    @property
+    def pong_timeout(self) -> float | None:
+        """How long a ping waits for its pong (None: for ever, as websockets takes it)."""
+        if self.ping_timeout == math.inf:
+            return None
+        return self.ping_timeout or self.ping_interval
 
     def auth(self) -> dict[str, str]:
         return auth_headers(self.api_key, self.access_token)

@@ -17,21 +17,22 @@ from .config import redact_headers
 if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection
 
+    from .config import ClientConfig
+
 __all__ = ["close_of", "connect", "send_frame"]
 
 log = logging.getLogger("dgstream")
 
 
-async def connect(
-    url: str, headers: dict[str, str], open_timeout: float, ping_interval: float = 20.0
-) -> ClientConnection:
+async def connect(url: str, headers: dict[str, str], config: ClientConfig) -> ClientConnection:
     """Open the WebSocket to `url`; raises HandshakeError or ConnectError.
 
-    WebSocket pings go every `ping_interval` seconds; a pong later than that closes
-    the connection 1011 "keepalive ping timeout" (a stuck network or server). The
-    credentials in `headers` never appear in an error, whatever the server echoes."""
+    WebSocket pings go every `config.ping_interval` seconds; a pong later than
+    `config.pong_timeout` closes the connection 1011 "keepalive ping timeout" (a stuck
+    network or server). The credentials in `headers` never appear in an error,
+    whatever the server echoes."""
     try:
-        return await _connect(url, headers, open_timeout, ping_interval)
+        return await _connect(url, headers, config)
     except (HandshakeError, ConnectError) as exc:
         secrets = credentials(headers)
         if secrets:
@@ -65,9 +66,7 @@ def _scrub(exc: DgstreamError, secrets: tuple[str, ...]) -> None:
     exc.args = tuple(clean(a) if isinstance(a, str) else a for a in exc.args)
 
 
-async def _connect(
-    url: str, headers: dict[str, str], open_timeout: float, ping_interval: float
-) -> ClientConnection:
+async def _connect(url: str, headers: dict[str, str], config: ClientConfig) -> ClientConnection:
     from websockets.asyncio.client import connect as ws_connect
     from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
 
@@ -80,9 +79,9 @@ async def _connect(
             proxy=via,
             additional_headers=headers,
             user_agent_header=f"dgstream/{__version__}",
-            open_timeout=open_timeout,
-            ping_interval=ping_interval,
-            ping_timeout=ping_interval,
+            open_timeout=config.open_timeout,
+            ping_interval=config.ping_interval,
+            ping_timeout=config.pong_timeout,
             compression=None,  # audio does not compress; deflate only costs CPU
             max_size=16 * 1024 * 1024,
             max_queue=64,
@@ -106,7 +105,7 @@ async def _connect(
         ) from None
     except TimeoutError:
         raise ConnectError(
-            f"timed out after {open_timeout:g} s opening a connection to {where}",
+            f"timed out after {config.open_timeout:g} s opening a connection to {where}",
             url=url,
         ) from None
     except InvalidHandshake as exc:

@@ -113,12 +113,7 @@ async def reconnect(
             stream._notice(ReconnectingResponse(attempt=number, delay=delay, reason=why))
             await asyncio.sleep(delay)
             try:
-                ws = await connect(
-                    stream.url,
-                    stream._headers,
-                    stream.config.open_timeout,
-                    stream.config.ping_interval,
-                )
+                ws = await connect(stream.url, stream._headers, stream.config)
             except HandshakeError as exc:
                 failure = exc
                 if exc.status in FINAL_REFUSALS:

@@ -202,7 +202,7 @@ class Stream:
         self._outlet.open(tasked=not self.external_dispatch)
         self._move(State.CONNECTING)
         try:
-            ws = await connect(self.url, self._headers, config.open_timeout, config.ping_interval)
+            ws = await connect(self.url, self._headers, config)
         except (HandshakeError, ConnectError) as exc:
             self._move(State.NEW)  # a failed start may be tried again
             await self._start_failed(exc)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -180,7 +181,9 @@ class Session:
         """Connect, pump, finish, with the router handling events all along."""
         assert self.router is not None and self.state is not None
         self.interrupts.capture(asyncio.get_running_loop())
-        self.client = client = _client(self.request, self.api, self.api_key, self.url)
+        self.client = client = _client(
+            self.request, self.api, self.api_key, self.url, local=bool(self.local_model)
+        )
         # Iterate from before start(): only then does the client queue events for it.
         routing = asyncio.create_task(self.router.run(aiter(client)), name="dgstream-router")
         try:
@@ -371,7 +374,9 @@ class Session:
         )
 
 
-def _client(request: StreamRequest, api: StreamApi, api_key: str | None, url: str | None) -> Client:
+def _client(
+    request: StreamRequest, api: StreamApi, api_key: str | None, url: str | None, *, local: bool
+) -> Client:
     """The API's client for the request: keepalive on (pings on Flux, PROTOCOL §7), its
     timeouts and reconnect policy."""
     from ..replay import ReconnectPolicy
@@ -392,6 +397,9 @@ def _client(request: StreamRequest, api: StreamApi, api_key: str | None, url: st
         finish_timeout=request.finish_timeout,
         open_timeout=request.connect_timeout,
         reconnect=policy,
+        # A server in this process (--local) reads late under load, holding the pong
+        # behind the audio: its lag is shown, never taken for a dead network.
+        ping_timeout=math.inf if local else 0.0,
     )
     return client
 

@@ -99,6 +99,7 @@ class ServerConfig:
     faults: Faults = field(default_factory=Faults)
     tuning: SessionTuning = field(default_factory=SessionTuning)
     logbook_size: int = 1000  # connections kept in `DeepgramServer.logbook` (oldest dropped)
+    ping_interval: float | None = 20.0  # WebSocket pings (never a timeout: see start())
 
 
 @dataclass(eq=False)
@@ -216,6 +217,11 @@ class DeepgramServer:
             select_subprotocol=self._select_subprotocol,
             max_size=self.config.max_frame_bytes,
             compression=None,
+            # Pings keep proxies and NATs from dropping a quiet stream, but a late pong
+            # never closes one: an engine behind its audio reads late, and the pong waits
+            # behind that audio. A client that is gone is caught by the idle timeout.
+            ping_interval=self.config.ping_interval,
+            ping_timeout=None,
             create_connection=_Connection,
             server_header="dgstream",
         )
