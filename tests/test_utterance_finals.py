@@ -147,17 +147,24 @@ def engine() -> Iterator[Any]:
 
 
 def _stream(
-    engine: Any, audio: bytes, query: str = "", end: tuple[str, ...] = ('{"type": "CloseStream"}',)
+    engine: Any,
+    audio: bytes,
+    query: str = "",
+    end: tuple[str, ...] = ('{"type": "CloseStream"}',),
+    *,
+    rate: int = RATE,
+    frame: float = 0.1,
 ) -> list[dict[str, Any]]:
-    """Send `audio` as fast as the socket takes it, then `end`; every Results message."""
+    """Send `audio` in `frame`-second frames as fast as the socket takes them, then
+    `end`; every Results message."""
     from dgstream.server import DeepgramServer, ServerConfig
 
     async def main() -> list[dict[str, Any]]:
         async with DeepgramServer(ServerConfig(engine=engine)) as server:
-            url = f"{server.url}/v1/listen?encoding=linear16&sample_rate={RATE}{query}"
+            url = f"{server.url}/v1/listen?encoding=linear16&sample_rate={rate}{query}"
             out: list[dict[str, Any]] = []
             async with connect(url) as ws:
-                for chunk in chunks(audio, RATE // 5):  # 100 ms frames
+                for chunk in chunks(audio, round(rate * 2 * frame)):
                     await ws.send(chunk)
                 for text in end:
                     await ws.send(text)
@@ -243,3 +250,19 @@ def test_finalize_flushes_the_utterance_at_once(engine: Any, phrases: Any) -> No
     assert len(finals) == 1 and finals[0]["from_finalize"] is True
     assert _similar(_text(finals[0]), FIRST)
     assert finals[0]["speech_final"] is False
+
+
+def test_the_finals_do_not_depend_on_how_the_client_cuts_its_audio(engine: Any) -> None:
+    """The engine's own utterance ends are asked for every 100 ms of audio, not once per
+    frame received: a client sending 1 s frames (an unpaced file) got other cuts, and
+    other words, than one sending 100 ms frames (server/cadence.py)."""
+    import soundfile
+
+    from dgstream.run.local import demo_recording
+
+    data, rate = soundfile.read(str(demo_recording()), dtype="int16")
+    audio = data[: 30 * rate].tobytes()
+    small = [_text(r) for r in _finals(_stream(engine, audio, rate=rate, frame=0.1))]
+    for frame in (0.25, 1.0):
+        assert [_text(r) for r in _finals(_stream(engine, audio, rate=rate, frame=frame))] == small
+    assert len(small) >= 3

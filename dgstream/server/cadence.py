@@ -162,6 +162,9 @@ class ChannelCadence:
         self.index = index
         self.rate = rate
         self.frame_len = max(1, round(rate * t.frame_ms / 1000.0))
+        # The engine is asked for its own utterance ends every 100 ms of audio (5 frames).
+        self.check_len = 5 * self.frame_len
+        self._next_check = self.check_len
         self.min_speech = max(1, round(t.min_speech * rate))
         self.hangover = max(1, round(t.min_silence * rate))
         ep = settings.endpointing_ms
@@ -230,25 +233,34 @@ class ChannelCadence:
             for i in range(n):
                 self._cur = (i + 1) * f
                 self._step(bool(flags[i]), f, out)
+                if self.pos >= self._next_check:
+                    self._next_check += self.check_len
+                    self._sync()
+                    self._endpoint(out)
             self._sync()
             self._data = _EMPTY
-            if self.stream.endpoint():
-                # The engine found an utterance end itself (EngineStream.endpoint); its kind
-                # says whether that is speech_final (PROTOCOL §4: not with endpointing=false)
-                # or only a long utterance cut at an inner pause. The energy detector's
-                # speech state goes on: speech still voiced here is the same onset, not a
-                # new one (one SpeechStarted per onset, issue 12.2).
-                kind = endpoint_kind(self.stream)
-                out.append(
-                    self._final(
-                        speech_final=kind is EndpointKind.SPEECH_FINAL,
-                        end_sentence=kind is not EndpointKind.SPAN,
-                    )
-                )
-                self.span_has_speech = self.in_speech
         self._rest_len = 0
         self._keep(data[n * f :])
         return out
+
+    def _endpoint(self, out: list[Event]) -> None:
+        """Ask the engine, fed up to here, whether it found an utterance end itself
+        (EngineStream.endpoint). Asked every `check_len` of audio, whatever the frames'
+        sizes: the lines must not depend on how the client cut its audio."""
+        if not self.stream.endpoint():
+            return
+        # Its kind says whether that is speech_final (PROTOCOL §4: not with
+        # endpointing=false) or only a long utterance cut at an inner pause. The energy
+        # detector's speech state goes on: speech still voiced here is the same onset,
+        # not a new one (one SpeechStarted per onset, issue 12.2).
+        kind = endpoint_kind(self.stream)
+        out.append(
+            self._final(
+                speech_final=kind is EndpointKind.SPEECH_FINAL,
+                end_sentence=kind is not EndpointKind.SPAN,
+            )
+        )
+        self.span_has_speech = self.in_speech
 
     def flush(self, *, from_finalize: bool) -> list[Event]:
         """Process the partial frame, then finalise the span if it holds any audio."""
