@@ -123,3 +123,27 @@ def test_sigint_stops_every_stream_and_keeps_what_was_written(server: Any, tmp_p
         text = (out_dir / f"{path.stem}.txt").read_text().split()
         assert 3 <= len(text) < 18, text  # some of the file, not all of it
     assert err.decode().count("interrupted") >= 2
+
+
+def test_local_jobs_give_each_file_the_words_it_gets_alone(tmp_path: Path) -> None:
+    """`--jobs N --local`: each child has its own engine. Moonshine's voice detector keeps
+    state across the streams of one process, so children sharing one server shifted each
+    other's utterance cuts and with them the words (issue 17.4, run/batch.py)."""
+    import soundfile
+
+    from dgstream.run.local import demo_recording
+
+    data, rate = soundfile.read(str(demo_recording()), dtype="int16")
+    files = []
+    for i in range(3):
+        files.append(tmp_path / f"copy{i}.wav")
+        soundfile.write(str(files[-1]), data[: 20 * rate], rate)
+    alone = run("file", files[0], "--local", "--speed", "0", "--format", "text", timeout=120)
+    assert alone.returncode == 0, alone.stderr
+    out_dir = tmp_path / "out"
+    result = run("file", *files, "--local", "--speed", "0", "--output-dir", out_dir,
+                 "--jobs", "3", "--output-format", "text", timeout=180)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert len(alone.stdout.split()) > 40
+    for path in files:
+        assert (out_dir / f"{path.stem}.txt").read_text() == alone.stdout, path

@@ -282,7 +282,7 @@ def _run_batch(
                 param_hint=f"'{flag}'",
             )
     fmt = values["output_format"]
-    leave_out = {"output", "output_format", "format", "local", "quiet", "save_audio"}
+    leave_out = {"output", "output_format", "format", "quiet", "save_audio"}
     own = ["--speed", f"{speed:g}"] + (["--track", str(track)] if track is not None else [])
     job = BatchJob(
         paths=paths,
@@ -291,8 +291,6 @@ def _run_batch(
         jobs=jobs,
         child_args=[*own, *child_args(shared, leave_out=leave_out)],
         api_key=values["api_key"],
-        local=bool(values["local"]) and not values["url"],
-        language=values["language"],
         quiet=bool(values["quiet"]),
     )
     raise typer.Exit(int(run_batch(job)))

@@ -5,10 +5,15 @@ process, N at a time: a child is a whole session (its own connection, reconnects
 Ctrl-C handling and exit status) and cannot disturb the others. The parent forwards
 the shared flags (rebuilt from the one flag table, so a new flag needs nothing here),
 passes the API key in the environment (never on a command line, where `ps` shows it),
-starts `--local`'s server once for all of them, and reads each child's JSON Lines on
+and reads each child's JSON Lines on
 stdout for its progress (the time its finals have reached). On a terminal each file
 gets a rich progress bar; every file gets one summary line on stderr; the exit status
 is the worst of the files' (the highest code: 130 if interrupted).
+
+With `--local` each child runs its own local server and engine, as `dgstream file
+--local` alone does: moonshine-voice's voice detector keeps state across the streams
+of one process (moonshine-voice 0.1.0), so children sharing one server would shift
+each other's utterance boundaries, and with them the words.
 """
 
 from __future__ import annotations
@@ -47,9 +52,6 @@ class BatchJob:
     child_args: Sequence[str] = ()
     #: The API key, for the children's environment.
     api_key: str | None = None
-    #: Start the local server once and point every child at it.
-    local: bool = False
-    language: str | None = None
     quiet: bool = False
 
 
@@ -133,7 +135,6 @@ def _signal(proc: subprocess.Popen[bytes], signum: int) -> None:
 def _run_one(
     job: BatchJob,
     result: FileResult,
-    url: str | None,
     children: _Children,
     changed: Callable[[FileResult], None],
 ) -> FileResult:
@@ -146,8 +147,6 @@ def _run_one(
         sys.executable, "-m", "dgstream", "file", str(result.path), *job.child_args,
         "--format", "jsonl", "--output", str(result.output), "--output-format", job.output_format,
     ]  # fmt: skip
-    if url is not None:
-        args += ["--url", url]
     env = dict(os.environ)
     if job.api_key:
         env["DEEPGRAM_API_KEY"] = job.api_key
@@ -224,11 +223,6 @@ def run_batch(job: BatchJob) -> ExitStatus:
     ]
     children = _Children()
     with contextlib.ExitStack() as stack:
-        url = None
-        if job.local:
-            from .local import start_local_server
-
-            url, _ = start_local_server(stack, job.language, lambda text: None)
         progress = stack.enter_context(_ProgressView(results, enabled=_terminal()))
         previous = {
             sig: signal.signal(sig, lambda signum, frame: children.interrupt(signum))
@@ -236,9 +230,7 @@ def run_batch(job: BatchJob) -> ExitStatus:
         }
         stack.callback(lambda: [signal.signal(s, h) for s, h in previous.items()])
         with ThreadPoolExecutor(max_workers=max(1, job.jobs)) as pool:
-            futures = [
-                pool.submit(_run_one, job, r, url, children, progress.update) for r in results
-            ]
+            futures = [pool.submit(_run_one, job, r, children, progress.update) for r in results]
             for future in futures:
                 result = future.result()
                 if not job.quiet or result.status != 0:
