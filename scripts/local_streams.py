@@ -38,10 +38,10 @@ def speech(seconds: float, folder: Path) -> Path:
     return out
 
 
-def serve() -> tuple[subprocess.Popen[str], str]:
-    """A `dgstream serve --engine moonshine` on a free port, and its URL."""
+def serve(engine: str) -> tuple[subprocess.Popen[str], str]:
+    """A `dgstream serve --engine ENGINE` on a free port, and its URL."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dgstream", "serve", "--port", "0", "--engine", "moonshine"],
+        [sys.executable, "-m", "dgstream", "serve", "--port", "0", "--engine", engine],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -50,9 +50,11 @@ def serve() -> tuple[subprocess.Popen[str], str]:
     return proc, line.split()[-1].removesuffix("/v1/listen")
 
 
-def run(count: int, wav: Path, audio: float, url: str | None) -> list[tuple[int, int, float]]:
+def run(
+    count: int, wav: Path, audio: float, url: str | None, engine: str
+) -> list[tuple[int, int, float]]:
     """(exit status, words, seconds beyond real time) per process."""
-    where = ["--url", url] if url else ["--local"]
+    where = ["--url", url] if url else ["--local", "--engine", engine]
     cmd = [sys.executable, "-m", "dgstream", "file", str(wav), *where, "--format", "text", "-q"]
     started = time.monotonic()
     procs = [
@@ -70,10 +72,11 @@ def main() -> int:
     parser.add_argument("--counts", type=int, nargs="+", default=[1, 4, 8])
     parser.add_argument("--seconds", type=float, default=44.0)
     parser.add_argument("--serve", action="store_true", help="one dgstream serve for all")
+    parser.add_argument("--engine", default="moonshine", choices=["moonshine", "whisper"])
     args = parser.parse_args()
-    server, url = serve() if args.serve else (None, None)
+    server, url = serve(args.engine) if args.serve else (None, None)
     try:
-        report(args.counts, args.seconds, url)
+        report(args.counts, args.seconds, url, args.engine)
     finally:
         if server is not None:
             server.terminate()
@@ -81,16 +84,17 @@ def main() -> int:
     return 0
 
 
-def report(counts: list[int], seconds: float, url: str | None) -> None:
+def report(counts: list[int], seconds: float, url: str | None, engine: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         wav = speech(seconds, Path(tmp))
-        alone = run(1, wav, seconds, url)[0][1]
+        alone = run(1, wav, seconds, url, engine)[0][1]
         where = f"one dgstream serve at {url}" if url else "--local, a server per process"
+        where += f"; engine {engine}"
         print(f"machine: {os.cpu_count()} cores; {seconds:g} s of speech; {where}")
         print(f"alone: {alone} words")
         print("streams  exit 0  words (min..max of alone)  worst extra time")
         for n in counts:
-            rows = run(n, wav, seconds, url)
+            rows = run(n, wav, seconds, url, engine)
             ok = sum(1 for status, _, _ in rows if status == 0)
             words = [w for _, w, _ in rows]
             extra = max(e for _, _, e in rows)
