@@ -206,3 +206,27 @@ def silent_tcp_server() -> Iterator[str]:
         for conn in accepted:
             conn.close()
         sock.close()
+
+
+def slow_engine(script: Any = None, *, per_feed: float = 0.0, per_second: float = 0.0) -> Any:
+    """The scripted engine, run in the server's worker threads (not cheap), whose
+    streams take `per_feed` seconds per call plus `per_second` per second of audio."""
+    import time
+
+    from dgstream.server.scripted import ScriptedEngine
+
+    class SlowEngine(ScriptedEngine):
+        cheap = False
+
+        def open_stream(self, *, sample_rate: int, channel: int, options: Any) -> Any:
+            stream = super().open_stream(sample_rate=sample_rate, channel=channel, options=options)
+            feed = stream.feed
+
+            def slow_feed(samples: Any) -> None:
+                time.sleep(per_feed + len(samples) / sample_rate * per_second)
+                feed(samples)
+
+            stream.feed = slow_feed
+            return stream
+
+    return SlowEngine(script)

@@ -17,32 +17,15 @@ from typing import Any
 
 import pytest
 from helpers import SCRIPT, bursts, expected_lines
+from misbehaving import slow_engine
 from websockets.asyncio.client import connect
 
 from dgstream import AsyncLiveClient, LiveOptions, LiveTranscriptionEvents
 from dgstream.server import DeepgramServer, ServerConfig
-from dgstream.server.scripted import ScriptedEngine
 
 RAW = LiveOptions(encoding="linear16", sample_rate=16000)
 SLOWER = 1.5  # the engine takes 1.5 s for each second of audio
 BURSTS = 3  # 5.4 s of audio: the engine is about 3 s behind once it has all arrived
-
-
-class SlowEngine(ScriptedEngine):
-    """The scripted engine, SLOWER times slower than real time, in the server's threads."""
-
-    cheap = False
-
-    def open_stream(self, *, sample_rate: int, channel: int, options: Any) -> Any:
-        stream = super().open_stream(sample_rate=sample_rate, channel=channel, options=options)
-        feed = stream.feed
-
-        def slow_feed(samples: Any) -> None:
-            time.sleep(len(samples) / sample_rate * SLOWER)
-            feed(samples)
-
-        stream.feed = slow_feed
-        return stream
 
 
 def audio() -> bytes:
@@ -50,7 +33,9 @@ def audio() -> bytes:
 
 
 async def with_server(test: Any, **config: Any) -> Any:
-    async with DeepgramServer(ServerConfig(engine=SlowEngine(SCRIPT), **config)) as server:
+    async with DeepgramServer(
+        ServerConfig(engine=slow_engine(SCRIPT, per_second=SLOWER), **config)
+    ) as server:
         return await asyncio.wait_for(test(server), 40)
 
 

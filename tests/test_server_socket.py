@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import pytest
 from audio_fixtures import bursts, chunks, wav_bytes
+from misbehaving import slow_engine
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -445,12 +446,6 @@ def test_many_concurrent_connections() -> None:
     serve(test)
 
 
-class _SlowEngine(ScriptedEngine):
-    """A scripted engine that says it is not cheap, so the server runs it in threads."""
-
-    cheap = False
-
-
 def test_engines_that_are_not_cheap_run_off_the_event_loop() -> None:
     async def test(server: DeepgramServer) -> None:
         runs = await asyncio.gather(*(stream(server.url) for _ in range(5)))
@@ -459,7 +454,7 @@ def test_engines_that_are_not_cheap_run_off_the_event_loop() -> None:
             assert [m["type"] for m in messages][-1] == "Metadata"
             assert messages[0]["channel"]["alternatives"][0]["transcript"] == "hello from"
 
-    serve(test, engine=_SlowEngine())
+    serve(test, engine=slow_engine())  # not cheap: run in threads
 
 
 # -- faults ---------------------------------------------------------------------------------
@@ -654,27 +649,10 @@ def test_an_engine_failure_closes_that_stream_1011_and_the_server_carries_on(
     assert "model exploded" in caplog.text
 
 
-class _SlowStreamsEngine(ScriptedEngine):
-    """Streams that take 0.3 s per frame of audio: slower than the 0.2 s idle window."""
-
-    cheap = False
-
-    def open_stream(self, *, sample_rate: int, channel: int, options: Any) -> Any:
-        stream = super().open_stream(sample_rate=sample_rate, channel=channel, options=options)
-        feed = stream.feed
-
-        def slow_feed(samples: Any) -> None:
-            time.sleep(0.3)
-            feed(samples)
-
-        stream.feed = slow_feed  # type: ignore[method-assign]
-        return stream
-
-
 def test_slow_engine_work_does_not_count_as_idle_time() -> None:
     async def test(server: DeepgramServer) -> None:
         messages, ws = await stream(server.url, RAW, bursts([(0.7, "voice")]), size=11200)
         assert ws.close_code == 1000
         assert types(messages) == ["Results", "Metadata"]
 
-    serve(test, engine=_SlowStreamsEngine(), idle_timeout=0.2)
+    serve(test, engine=slow_engine(per_feed=0.3), idle_timeout=0.2)  # > the idle window
