@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dgstream.server.wording import UNITS
+
 __all__ = ["HARVARD", "Clip", "build", "normalise", "wer"]
 
 POCKETSPHINX = Path("/usr/share/pocketsphinx/test/data")
@@ -67,25 +69,7 @@ HARVARD = (
 ESPEAK_VOICES = (("en-us", "150"), ("en-gb", "160"))
 
 #: Numerals as words: a "4" for "four" is formatting (Whisper writes digits), not an error.
-_NUMBERS = dict(
-    enumerate(
-        [
-            "zero",
-            "one",
-            "two",
-            "three",
-            "four",
-            "five",
-            "six",
-            "seven",
-            "eight",
-            "nine",
-            "ten",
-            "eleven",
-            "twelve",
-        ]
-    )
-)
+_NUMBERS = dict(enumerate(UNITS[:13]))  # zero to twelve
 _NUMBERS_BY_TEXT = {str(k): v for k, v in _NUMBERS.items()}
 
 

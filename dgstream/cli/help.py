@@ -152,31 +152,24 @@ def _rich_utils() -> None:
                 del sys.modules[module]
 
 
-class Command(TyperCommand):
+class _PlainHelp:
+    """Help that shows metavars, never Python types, drawn without rich's Markdown."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _plain(self)  # type: ignore[arg-type]
+
+    def get_help_option(self, ctx: Any) -> TyperOption | None:
+        return _plain_help_option(super().get_help_option(ctx))  # type: ignore[misc]
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        _rich_utils()
+        super().format_help(ctx, formatter)  # type: ignore[misc]
+
+
+class Command(_PlainHelp, TyperCommand):
     """A command whose help shows metavars, never Python types."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        _plain(self)
 
-    def get_help_option(self, ctx: Any) -> TyperOption | None:
-        return _plain_help_option(super().get_help_option(ctx))
-
-    def format_help(self, ctx: Any, formatter: Any) -> None:
-        _rich_utils()
-        super().format_help(ctx, formatter)
-
-
-class Group(TyperGroup):
+class Group(_PlainHelp, TyperGroup):
     """The root group, with the same help as `Command`."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        _plain(self)
-
-    def get_help_option(self, ctx: Any) -> TyperOption | None:
-        return _plain_help_option(super().get_help_option(ctx))
-
-    def format_help(self, ctx: Any, formatter: Any) -> None:
-        _rich_utils()
-        super().format_help(ctx, formatter)

@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .engine import EngineWord
 
-__all__ = ["to_numerals"]
+__all__ = ["UNITS", "to_numerals"]
 
-_UNITS = [
+#: The number words below twenty, by value.
+UNITS = [
     "zero",
     "one",
     "two",
@@ -38,7 +39,7 @@ _UNITS = [
     "eighteen",
     "nineteen",
 ]
-_NUMBERS = {w: i for i, w in enumerate(_UNITS)}
+_NUMBERS = {w: i for i, w in enumerate(UNITS)}
 _TENS = {
     w: 10 * i
     for i, w in enumerate(
