@@ -209,6 +209,16 @@ def test_words_are_plain_and_punctuated_forms_are_kept(full_run: Run) -> None:
     assert all(0.0 <= w.confidence <= 1.0 for w in words)
 
 
+def test_a_mark_the_decoder_doubles_is_written_once() -> None:
+    from dgstream.server.audio16k import Levels, timed_words
+
+    raw = [("In", 0.0, 0.2, 1.0), ("short,,", 0.2, 0.5, 1.0), ("then;;", 0.5, 0.7, 1.0),
+           ("wait...", 0.7, 0.9, 1.0)]  # fmt: skip
+    words = timed_words(raw, Levels(), 0.0, 1.0, 0.0, 1.0)
+    assert [w.punctuated for w in words] == ["In", "short,", "then;", "wait..."]
+    assert [w.word for w in words] == ["in", "short", "then", "wait"]
+
+
 # -- flushing -----------------------------------------------------------------------
 def test_commit_without_endpoint_flushes_the_open_line(
     engine: MoonshineEngine, recording: tuple[np.ndarray, int]

@@ -34,6 +34,8 @@ _SPEECH_BELOW_PEAK_DB = 25.0  # ... or this close to its loudest frame, whicheve
 _PAUSE_FRAMES = 15  # quieter stretches shorter than this (150 ms) count as speech
 
 _EDGE_PUNCTUATION = re.compile(r"^[^\w]+|[^\w]+$")
+#: A mark doubled by the decoder ("short,,"): Deepgram writes it once.
+_DOUBLED_MARK = re.compile(r"([,;:!?])\1+")
 
 #: A decoder's word: (token as written, start, end, confidence); times in stream seconds,
 #: or None when the decoder does not time words.
@@ -266,7 +268,7 @@ def timed_words(
                 start=round(w_start, 3),
                 end=round(w_end, 3),
                 confidence=round(min(max(confidence, 0.0), 1.0), 4),
-                punctuated=token.strip(),
+                punctuated=_DOUBLED_MARK.sub(r"\1", token.strip()),
             )
         )
     return words
