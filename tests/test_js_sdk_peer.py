@@ -20,18 +20,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from audio_fixtures import bursts, encode
+from audio_fixtures import encode
 from peer_envs import PEERS, js_sdk5
+from sdk_streams import SCRIPT, V1_AUDIO, V2_AUDIO, keyed_server
 
-from dgstream.server import DeepgramServer, ServerConfig, running_server
-from dgstream.server.scripted import ScriptedEngine
+from dgstream.server import DeepgramServer
 
-SCRIPT = "Alpha bravo charlie. Delta echo foxtrot."
 KEY = "peer-test-key"
-V1_AUDIO = bursts(
-    [(0.2, "silence"), (1.0, "voice"), (1.3, "silence"), (1.0, "voice"), (1.3, "silence")]
-)
-V2_AUDIO = bursts([(1.0, "voice"), (2.0, "silence"), (1.0, "voice"), (2.0, "silence")])
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -43,8 +38,7 @@ def node_modules() -> Path:
 
 @pytest.fixture
 def server() -> Iterator[DeepgramServer]:
-    config = ServerConfig(engine=ScriptedEngine(SCRIPT), api_keys=(KEY,))
-    with running_server(config) as srv:
+    with keyed_server(KEY) as srv:
         yield srv
 
 

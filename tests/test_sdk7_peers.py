@@ -17,20 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from audio_fixtures import bursts
 from peer_envs import PEERS, python_sdk7, sdk_version
+from sdk_streams import SCRIPT, V1_AUDIO, V2_AUDIO, keyed_server
 
-from dgstream.server import DeepgramServer, ServerConfig, running_server
-from dgstream.server.scripted import ScriptedEngine
+from dgstream.server import DeepgramServer
 
-SCRIPT = "Alpha bravo charlie. Delta echo foxtrot."
 KEY = "peer-test-key"
-#: Two 1 s voiced bursts (three scripted words each) apart enough for two /v1 endpoints;
-#: the same with a 2 s pause is two turns on /v2.
-V1_AUDIO = bursts(
-    [(0.2, "silence"), (1.0, "voice"), (1.3, "silence"), (1.0, "voice"), (1.3, "silence")]
-)
-V2_AUDIO = bursts([(1.0, "voice"), (2.0, "silence"), (1.0, "voice"), (2.0, "silence")])
 
 # Building the environment (about 10 s with a warm index) counts against the first test.
 pytestmark = pytest.mark.timeout(600)
@@ -43,8 +35,7 @@ def sdk7() -> Path:
 
 @pytest.fixture
 def server() -> Iterator[DeepgramServer]:
-    config = ServerConfig(engine=ScriptedEngine(SCRIPT), api_keys=(KEY,))
-    with running_server(config) as srv:
+    with keyed_server(KEY) as srv:
         yield srv
 
 

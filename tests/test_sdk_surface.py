@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from audio_fixtures import bursts, chunks
+from sdk_streams import SCRIPT, V1_AUDIO, V2_AUDIO, keyed_server
 
 from dgstream import (
     AsyncDeepgramClient,
@@ -45,17 +46,12 @@ from dgstream.server import DeepgramServer, Faults, ServerConfig, running_server
 from dgstream.server.scripted import ScriptedEngine
 from dgstream.wire.common import ErrorResponse, UnhandledResponse
 
-SCRIPT = "Alpha bravo charlie. Delta echo foxtrot."
 KEY = "surface-key"
-V1_AUDIO = bursts(
-    [(0.2, "silence"), (1.0, "voice"), (1.3, "silence"), (1.0, "voice"), (1.3, "silence")]
-)
-V2_AUDIO = bursts([(1.0, "voice"), (2.0, "silence"), (1.0, "voice"), (2.0, "silence")])
 
 
 @pytest.fixture
 def server() -> Iterator[DeepgramServer]:
-    with running_server(ServerConfig(engine=ScriptedEngine(SCRIPT), api_keys=(KEY,))) as srv:
+    with keyed_server(KEY) as srv:
         yield srv
 
 
