@@ -1,5 +1,6 @@
 """Helpers for the command-line tests: test audio, a loopback server, the CLI in a
-subprocess (plain pipes or a pty), and a small terminal emulator for the live view.
+subprocess (plain pipes or a pty), a small terminal emulator for the live view, and
+`exchange()`: one websocket stream to a server, every message it sent back.
 
 Fixtures live in conftest.py; the emulator's own tests in test_screen.py.
 """
@@ -17,6 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -313,3 +315,35 @@ def parse_captions(text: str, kind: str) -> list[tuple[int, float, float, list[s
         cues.append((int(number), start, end, lines))
     assert [c[0] for c in cues] == list(range(1, len(cues) + 1))
     return cues
+
+
+async def exchange(
+    url: str,
+    frames: Sequence[bytes | str],
+    end: Sequence[str] = ('{"type": "CloseStream"}',),
+    *,
+    timeout: float = 60.0,
+) -> tuple[list[dict[str, Any]], Any]:
+    """Send `frames`, then the `end` text frames, reading all along; every message the
+    server sent until it closed, and the closed websocket (its close code and reason)."""
+    import asyncio
+    import json
+
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    out: list[dict[str, Any]] = []
+    async with connect(url) as ws:
+
+        async def receive() -> None:
+            try:
+                async for message in ws:
+                    out.append(json.loads(message))
+            except ConnectionClosed:
+                pass
+
+        reader = asyncio.ensure_future(receive())
+        for frame in [*frames, *end]:
+            await ws.send(frame)
+        await asyncio.wait_for(reader, timeout)
+    return out, ws

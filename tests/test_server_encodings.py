@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 import os
 import re
 from collections.abc import Iterator
@@ -24,9 +23,9 @@ from typing import Any
 import numpy as np
 import pytest
 from audio_fixtures import encode
-from helpers import PARAGRAPH
+from helpers import PARAGRAPH, exchange
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import InvalidStatus
 
 from dgstream.server import DeepgramServer, ServerConfig, running_server
 
@@ -80,23 +79,8 @@ def browser_chunks(data: bytes, seconds: float) -> list[bytes]:
 
 # -- streaming ---------------------------------------------------------------------------
 async def _stream(url: str, frames: list[bytes]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    async with connect(url) as ws:
-
-        async def receive() -> None:
-            try:
-                async for message in ws:
-                    out.append(json.loads(message))
-            except ConnectionClosed:
-                pass
-
-        reader = asyncio.ensure_future(receive())
-        for frame in frames:
-            await ws.send(frame)
-        await ws.send('{"type": "CloseStream"}')
-        await asyncio.wait_for(reader, 60)
-        out.append({"type": "_close", "code": ws.close_code, "reason": ws.close_reason})
-    return out
+    out, ws = await exchange(url, frames)
+    return [*out, {"type": "_close", "code": ws.close_code, "reason": ws.close_reason}]
 
 
 def transcribe(server: DeepgramServer, query: str, frames: list[bytes], path: str = "v1") -> str:

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pytest
 from audio_fixtures import bursts, chunks
+from helpers import exchange
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
 
 from dgstream.options import LiveOptions
 from dgstream.server import ConnectionLog, DeepgramServer, ServerConfig
@@ -40,23 +40,8 @@ def run(engine: Any, query: str, audio: bytes, *, size: int = 3200, texts: tuple
 
     async def main() -> tuple[list[dict[str, Any]], ConnectionLog]:
         async with DeepgramServer(ServerConfig(engine=engine)) as server:
-            out: list[dict[str, Any]] = []
-            async with connect(f"{server.url}/v1/listen?{query}") as ws:
-
-                async def receive() -> None:
-                    try:
-                        async for m in ws:
-                            out.append(json.loads(m))
-                    except ConnectionClosed:
-                        pass
-
-                reader = asyncio.ensure_future(receive())
-                for text in texts:
-                    await ws.send(text)
-                for chunk in chunks(audio, size):
-                    await ws.send(chunk)
-                await ws.send('{"type": "CloseStream"}')
-                await asyncio.wait_for(reader, 30)
+            url = f"{server.url}/v1/listen?{query}"
+            out, _ = await exchange(url, [*texts, *chunks(audio, size)], timeout=30)
             log = server.logbook[-1]
             for _ in range(500):  # the handler finishes the log on this loop
                 if log.closed.is_set():

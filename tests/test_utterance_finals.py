@@ -8,7 +8,6 @@ pauses of known length, so the speech's end is known to the sample (issue 15.1, 
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import shutil
 import subprocess
@@ -20,8 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 from audio_fixtures import chunks
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
+from helpers import exchange
 
 from dgstream.options import LiveOptions
 from dgstream.server.engine import EndpointKind
@@ -162,17 +160,7 @@ def _stream(
     async def main() -> list[dict[str, Any]]:
         async with DeepgramServer(ServerConfig(engine=engine)) as server:
             url = f"{server.url}/v1/listen?encoding=linear16&sample_rate={rate}{query}"
-            out: list[dict[str, Any]] = []
-            async with connect(url) as ws:
-                for chunk in chunks(audio, round(rate * 2 * frame)):
-                    await ws.send(chunk)
-                for text in end:
-                    await ws.send(text)
-                try:
-                    async for message in ws:
-                        out.append(json.loads(message))
-                except ConnectionClosed:
-                    pass
+            out, _ = await exchange(url, chunks(audio, round(rate * 2 * frame)), end)
             return [m for m in out if m.get("type") == "Results"]
 
     return asyncio.run(asyncio.wait_for(main(), 60))
