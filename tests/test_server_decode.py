@@ -227,6 +227,21 @@ def test_detector_threshold_is_in_dbfs() -> None:
     assert voiced_frames(quiet, 320, threshold_dbfs=-60.0)[0]
 
 
+def test_detector_decides_exactly_as_the_dbfs_levels_do() -> None:
+    # The fast path (sums of squares against a floor) must agree with the levels for
+    # every frame: random levels, constant frames straddling the threshold, full scale.
+    rng = np.random.default_rng(7)
+    scales = rng.uniform(0, 2000, size=400)
+    noise = (rng.standard_normal((400, 320)) * scales[:, None]).clip(-32768, 32767)
+    edges = [np.full(320, v) for v in range(160, 200)] + [np.full(320, -32768)]
+    frames = np.vstack([noise, *edges]).astype(np.int16)
+    pcm = frames.reshape(-1)
+    for threshold in (-45.0, -30.0, -60.0, 0.0):
+        expected = frame_dbfs(pcm, 320) >= threshold
+        assert voiced_frames(pcm, 320, threshold).tolist() == expected.tolist()
+        assert 0 < expected.sum() < len(expected) or threshold == 0.0
+
+
 def test_streaming_detector_does_not_depend_on_chunking() -> None:
     pcm = np.frombuffer(bursts([(0.3, "voice"), (0.3, "silence")] * 2), "<i2")
     whole = EnergyDetector(16000).push(pcm).tolist()

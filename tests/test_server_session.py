@@ -157,6 +157,65 @@ def test_results_do_not_depend_on_frame_sizes() -> None:
         assert run(session(query), audio, size) == reference
 
 
+class _Counting:
+    """An engine stream's proxy that counts the samples reaching each feed method;
+    `voiced=False` hides `feed_voiced`, so the stream runs its own detector."""
+
+    def __init__(self, stream: Any, voiced: bool, counts: dict[str, int]) -> None:
+        self._stream = stream
+        self._counts = counts
+        if voiced:
+            self.voicing = stream.voicing
+
+    def feed(self, samples: Any) -> None:
+        self._counts["feed"] += len(samples)
+        self._stream.feed(samples)
+
+    def feed_voiced(self, samples: Any, voiced: Any) -> None:
+        self._counts["feed_voiced"] += len(samples)
+        self._stream.feed_voiced(samples, voiced)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "voicing":
+            raise AttributeError(name)  # set in __init__ when shared
+        return getattr(self._stream, name)
+
+
+class _CountingEngine(ScriptedEngine):
+    def __init__(self, voiced: bool) -> None:
+        super().__init__("One, two three four five six seven.")
+        self.voiced = voiced
+        self.counts = {"feed": 0, "feed_voiced": 0}
+
+    def open_stream(self, **kw: Any) -> Any:
+        return _Counting(super().open_stream(**kw), self.voiced, self.counts)
+
+
+def test_the_scripted_engine_takes_the_cadences_voiced_flags_with_the_same_results() -> None:
+    # Issue 17.3: the energy detector runs once per frame, not in the session and again
+    # in the engine; what the client gets must not change. 0.705 s leaves a partial
+    # frame at the Finalize, which the stream decides itself.
+    audio = bursts([(0.3, "silence"), (1.7, "voice"), (0.705, "silence"), (0.9, "voice")])
+    query = RAW + "&interim_results=true&utterance_end_ms=1000&vad_events=true"
+
+    def messages(voiced: bool, size: int) -> tuple[list[dict[str, Any]], dict[str, int]]:
+        engine = _CountingEngine(voiced)
+        s = session(query, engine)
+        out = run(s, audio, size) + sends(s.receive_text('{"type": "Finalize"}'))
+        out += run(s, bursts([(0.5, "voice"), (1.2, "silence")]), size)
+        return out, engine.counts
+
+    reference, counts = messages(False, 3200)
+    assert counts["feed_voiced"] == 0 and counts["feed"] > 0
+    assert len([m for m in finals(reference) if transcript(m)]) >= 3
+    for size in (3200, 777, 32000):
+        got, counts = messages(True, size)
+        assert got == reference
+        frame = 320  # 20 ms at 16 kHz
+        assert counts["feed_voiced"] > 0 and counts["feed_voiced"] % frame == 0
+        assert counts["feed"] < frame  # only the partial frame at the Finalize
+
+
 def test_speech_started_only_with_vad_events() -> None:
     audio = bursts([(0.5, "silence"), (0.6, "voice"), (0.5, "silence")])
     msgs = run(session(RAW + "&vad_events=true"), audio)

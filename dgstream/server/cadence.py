@@ -28,17 +28,17 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Union, cast
 
 import numpy as np
 
 from .decode import DEFAULT_THRESHOLD_DBFS, Decoder, voiced_frames
-from .engine import EndpointKind, endpoint_kind, finds_endpoints
+from .engine import EndpointKind, endpoint_kind, finds_endpoints, takes_voicing
 
 if TYPE_CHECKING:
     import numpy.typing as npt
 
-    from .engine import Engine, EngineStream, EngineWord
+    from .engine import Engine, EngineStream, EngineWord, VoicedStream
 
 __all__ = [
     "Cadence",
@@ -190,16 +190,30 @@ class ChannelCadence:
         self.tick_len = None if tick is None else max(1, round(tick * rate))
         self.last_tick = 0
         self.last_voiced = 0  # the audio clock at the end of the last voiced frame
-        # Samples processed but not yet fed to the engine: data[fed:cur].
+        # Samples processed but not yet fed to the engine: data[fed:cur], and the voiced
+        # flags of data's whole frames for a stream that takes them (issue 17.3).
         self._data = _EMPTY
+        self._flags: npt.NDArray[np.bool_] | None = None
         self._fed = 0
         self._cur = 0
+        self._feed_voiced = (
+            cast("VoicedStream", stream).feed_voiced
+            if takes_voicing(stream, self.frame_len, t.threshold_dbfs)
+            else None
+        )
 
     # -- feeding ----------------------------------------------------------------
     def _sync(self) -> None:
         """Feed the engine up to the current frame, so it never hears past a decision point."""
         if self._cur > self._fed:
-            self.stream.feed(self._data[self._fed : self._cur])
+            samples = self._data[self._fed : self._cur]
+            if self._flags is not None:
+                f = self.frame_len
+                voiced = self._flags[self._fed // f : self._cur // f]
+                assert self._feed_voiced is not None
+                self._feed_voiced(samples, voiced)
+            else:
+                self.stream.feed(samples)
             self._fed = self._cur
 
     @property
@@ -230,6 +244,7 @@ class ChannelCadence:
         if n:
             flags = voiced_frames(data[: n * f], f, self.s.tuning.threshold_dbfs)
             self._data, self._fed, self._cur = data, 0, 0
+            self._flags = flags if self._feed_voiced is not None else None
             for i in range(n):
                 self._cur = (i + 1) * f
                 self._step(bool(flags[i]), f, out)
@@ -238,7 +253,7 @@ class ChannelCadence:
                     self._sync()
                     self._endpoint(out)
             self._sync()
-            self._data = _EMPTY
+            self._data, self._flags = _EMPTY, None
         self._rest_len = 0
         self._keep(data[n * f :])
         return out

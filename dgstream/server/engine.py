@@ -28,11 +28,13 @@ __all__ = [
     "EngineStream",
     "EngineWord",
     "ModelDescription",
+    "VoicedStream",
     "can_bias",
     "endpoint_kind",
     "finds_endpoints",
     "is_cheap",
     "preferred_rate",
+    "takes_voicing",
 ]
 
 
@@ -93,6 +95,22 @@ class EngineStream(Protocol):
 
     def close(self) -> None:
         """Release resources. Called once, when the connection ends."""
+
+
+class VoicedStream(EngineStream, Protocol):
+    """An optional capability: a stream with an energy detector of its own that can take
+    the session's voiced/unvoiced decisions instead of computing them again.
+
+    `voicing` is its detector's (frame length in samples, threshold in dBFS); when the
+    session's cadence decides on the same frames at the same level, it calls
+    `feed_voiced(samples, voiced)` with whole frames and one flag per frame, and `feed`
+    only for a partial frame at a flush (issue 17.3: one detector pass per frame).
+    """
+
+    voicing: tuple[int, float]
+
+    def feed_voiced(self, samples: npt.NDArray[np.int16], voiced: npt.NDArray[np.bool_]) -> None:
+        """`feed(samples)`, with the detector's flags for its frames already known."""
 
 
 class Engine(Protocol):
@@ -159,6 +177,13 @@ def endpoint_kind(stream: EngineStream) -> EndpointKind:
     method = getattr(stream, "endpoint_kind", None)
     kind = method() if callable(method) else None
     return kind if isinstance(kind, EndpointKind) else EndpointKind.SPEECH_FINAL
+
+
+def takes_voicing(stream: EngineStream, frame_len: int, threshold_dbfs: float) -> bool:
+    """Does `stream` take the cadence's voiced flags (`VoicedStream`) for frames of
+    `frame_len` samples at `threshold_dbfs`?"""
+    voicing = getattr(stream, "voicing", None)
+    return voicing == (frame_len, threshold_dbfs) and callable(getattr(stream, "feed_voiced", None))
 
 
 def finds_endpoints(engine: Engine) -> bool:

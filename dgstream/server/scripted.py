@@ -215,8 +215,18 @@ class _TextStream(BaseEngineStream):
         )
         self._acc = 0
 
+    @property
+    def voicing(self) -> tuple[int, float]:
+        return self._detector.voicing
+
     def feed(self, samples: npt.NDArray[np.int16]) -> None:
-        for voiced in self._detector.push(samples):
+        self._frames(self._detector.push(samples))
+
+    def feed_voiced(self, samples: npt.NDArray[np.int16], voiced: npt.NDArray[np.bool_]) -> None:
+        self._frames(self._detector.given(samples, voiced))
+
+    def _frames(self, flags: npt.NDArray[np.bool_]) -> None:
+        for voiced in flags:
             if voiced:
                 if self._acc == 0:
                     self._word_start = self._pos

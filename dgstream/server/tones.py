@@ -75,9 +75,18 @@ class _ToneStream(BaseEngineStream):
         self.pending: list[EngineWord] = []
         self._buffer: npt.NDArray[np.int16] = np.zeros(0, dtype=np.int16)
 
+    @property
+    def voicing(self) -> tuple[int, float]:
+        return self.detector.voicing
+
     def feed(self, samples: npt.NDArray[np.int16]) -> None:
+        self._frames(samples, self.detector.push(samples))
+
+    def feed_voiced(self, samples: npt.NDArray[np.int16], voiced: npt.NDArray[np.bool_]) -> None:
+        self._frames(samples, self.detector.given(samples, voiced))
+
+    def _frames(self, samples: npt.NDArray[np.int16], flags: npt.NDArray[np.bool_]) -> None:
         self._buffer = np.concatenate((self._buffer, samples)) if len(self._buffer) else samples
-        flags = self.detector.push(samples)
         for voiced in flags:
             frame = self._buffer[: self.frame]
             self._buffer = self._buffer[self.frame :]
