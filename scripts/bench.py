@@ -215,6 +215,12 @@ class Server:
         self.url = m.group(0)
         self._seen = 0
 
+    def cpu(self) -> float:
+        """CPU seconds (user + system) the server process has used so far (Linux)."""
+        with open(f"/proc/{self.proc.pid}/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     @classmethod
     def dgstream(cls, *extra: str, events: bool = False) -> Server:
         path = None
@@ -615,19 +621,27 @@ def bench_server(plan: Plan, rep: Report) -> None:
     sink = Server.sink()
     srv = Server.dgstream()
     scripted = None if plan.quick else Server([str(HERE / "server.py"), "--engine", "scripted"])
+    scripted_cpu = math.nan
     try:
         for chunk_ms in (100, 1000):
             targets = [("sink (bench/sink.py)", sink), ("dgstream serve, null engine", srv)]
             if scripted is not None:
                 targets.append(("dgstream serve, scripted engine", scripted))
-            base = None
+            base = base_cpu = None
             for label, s in targets:
-                walls = []
+                walls, cpus = [], []
                 for _ in range(plan.server_reps):
+                    before = s.cpu()
                     walls.append(throughput_run("raw", s.url, secs, chunk_ms, None, None)["wall"])
-                w = med(walls)
-                base = base or w
-                rows.append([label, f"{chunk_ms} ms", fmt(w), f"{secs / w:.0f}×", fmt(w / base)])
+                    cpus.append(s.cpu() - before)
+                w, c = med(walls), med(cpus)
+                base, base_cpu = base or w, base_cpu or c
+                rows.append(
+                    [label, f"{chunk_ms} ms", fmt(w), f"{secs / w:.0f}×", fmt(w / base),
+                     fmt(c), fmt(c / base_cpu) if base_cpu else "–"]
+                )  # fmt: skip
+                if chunk_ms == 100 and s is scripted:
+                    scripted_cpu = c / base_cpu if base_cpu else math.nan
     finally:
         sink.stop()
         srv.stop()
@@ -636,10 +650,18 @@ def bench_server(plan: Plan, rep: Report) -> None:
     rep.sections.append(
         table(
             f"The server as a bottleneck: raw websockets client, {secs:g} s unpaced (median of {plan.server_reps})",
-            ["server", "chunk", "wall s", "× real time", "× the sink's time"],
+            ["server", "chunk", "wall s", "× real time", "× the sink's time", "server CPU s",
+             "× the sink's CPU"],
             rows,
         )
-    )
+    )  # fmt: skip
+    if scripted is not None:
+        rep.target(
+            "server: dgstream serve, scripted engine, CPU (100 ms chunks)",
+            "≤ 1.2× the sink's CPU",
+            f"{scripted_cpu:.2f}×",
+            scripted_cpu <= 1.2,
+        )
 
 
 # -- cost of running and latency (paced at real time) ----------------------------------------
