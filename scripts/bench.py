@@ -88,6 +88,8 @@ class Plan:
     scale_probe: int = 200
     scale_max: int = 2000
     steady_seconds: float = 120.0
+    local_seconds: float = 30.0
+    local_counts: tuple[int, ...] = (1, 4, 8, 16)
 
     @classmethod
     def make(cls, quick: bool) -> Plan:
@@ -108,6 +110,8 @@ class Plan:
             scale_seconds=1.5,
             scale_probe=5,
             steady_seconds=7.0,
+            local_seconds=4.0,
+            local_counts=(1, 2),
         )
 
 
@@ -1178,6 +1182,56 @@ def bench_steady(plan: Plan, rep: Report, tmp: str) -> None:
     rep.data["steady"] = results
 
 
+def bench_local(plan: Plan, rep: Report) -> None:
+    """Real-time local streams (issue 17.4): N paced `dgstream file` clients of one
+    `dgstream serve` (moonshine), against one stream alone (`scripts/local_streams.py`)."""
+    import importlib.util
+
+    if importlib.util.find_spec("moonshine_voice") is None:
+        rep.notes.append("Local streams skipped: moonshine-voice is not installed ([local]).")
+        return
+    import local_streams
+
+    secs = plan.local_seconds
+    server, url = local_streams.serve("moonshine")
+    rows = []
+    worst: dict[int, tuple[bool, float]] = {}
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            wav = local_streams.speech(secs, Path(folder))
+            alone = local_streams.run(1, wav, secs, url, "moonshine")[0]
+            for n in plan.local_counts:
+                got = local_streams.run(n, wav, secs, url, "moonshine")
+                ok = sum(1 for status, _, _ in got if status == 0)
+                words = [w for _, w, _ in got]
+                lag = max(extra for _, _, extra in got)
+                worst[n] = (ok == n and min(words) == max(words) == alone[1], lag)
+                rows.append(
+                    [f"{n}", f"{ok}/{n}", f"{min(words)}..{max(words)} of {alone[1]}",
+                     f"{lag:+.1f}", fmt(lag / alone[2]) if alone[2] > 0 else "–"]
+                )  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait(30)
+    rep.sections.append(
+        table(
+            f"Local streams: N paced clients of one `dgstream serve` (moonshine), {secs:g} s of "
+            f"speech each; end lag = seconds each took beyond the audio (baseline: one stream, "
+            f"{alone[2]:+.1f} s)",
+            ["streams", "exit 0", "words (min..max)", "worst end lag s", "× one stream's lag"],
+            rows,
+        )
+    )
+    if 8 in worst:
+        kept, lag = worst[8]
+        rep.target(
+            "local: 8 real-time moonshine streams on one serve (issue 15/17.4)",
+            "every word, end lag not growing with the audio",
+            f"{'every word' if kept else 'words lost'}, +{lag:.1f} s after {secs:g} s",
+            kept,
+        )
+
+
 def bench_pipe(plan: Plan, rep: Report, tmp: str) -> None:
     """`dgstream stdin --no-reconnect < raw audio` into the sink, against the raw ceiling."""
     secs = plan.throughput_seconds
@@ -1268,7 +1322,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-sdk7", action="store_true", help="skip the SDK 7.x rows")
     ap.add_argument(
         "--only",
-        default="startup,startup2,throughput,pipe,server,paced,steady,scale",
+        default="startup,startup2,throughput,pipe,server,paced,steady,scale,local",
         help="comma-separated workloads (default: all)",
     )
     ap.add_argument("--json", type=Path, help="write the raw figures to this file")
@@ -1304,6 +1358,7 @@ def main(argv: list[str] | None = None) -> int:
             ("paced", lambda: bench_paced(plan, sdk, rep, tmp)),
             ("steady", lambda: bench_steady(plan, rep, tmp)),
             ("scale", lambda: bench_scale(plan, rep)),
+            ("local", lambda: bench_local(plan, rep)),
         ]
         for name, step in steps:
             if name in only:

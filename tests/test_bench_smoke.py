@@ -6,6 +6,7 @@ bench from rotting (issue #6).
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,8 @@ def test_bench_quick_prints_every_table() -> None:
         "### Targets",
     ):
         assert title in out, f"{title!r} missing from:\n{out}"
+    if importlib.util.find_spec("moonshine_voice") is not None:
+        assert "### Local streams" in out and "| 2       | 2/2" in out, out
     for row in (
         "| dgstream --version",
         "| raw websockets (ceiling)",
