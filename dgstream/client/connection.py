@@ -10,6 +10,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
+
 from .._version import __version__
 from ..errors import ConnectError, DgstreamError, HandshakeError, handshake_error
 from .config import redact_headers
@@ -125,9 +128,6 @@ async def send_frame(ws: ClientConnection, data: bytes | bytearray | memoryview 
     """`ws.send`, but a connection already closing raises ConnectionClosed at once:
     websockets would first wait up to its close timeout for the TCP close, and a
     server that stops reading after its close frame never completes that."""
-    from websockets.exceptions import ConnectionClosed
-    from websockets.protocol import State
-
     if ws.state is not State.OPEN:
         p = ws.protocol
         if p.close_rcvd is not None:
