@@ -99,6 +99,23 @@ def test_batch_flags_that_name_one_file_are_usage_errors(tmp_path: Path) -> None
     assert output.returncode == ExitStatus.USAGE and "--output" in output.stderr
 
 
+def test_a_profile_that_saves_audio_is_refused_with_output_dir(server: Any, tmp_path: Path) -> None:
+    # Each child stream would take the profile's one save_audio file and overwrite it.
+    files = _files(tmp_path, 2)
+    saved = tmp_path / "saved.raw"
+    config = tmp_path / "config.toml"
+    config.write_text(f'[profiles.p]\nsave_audio = "{saved}"\n')
+    before = len(server.logbook)
+    result = run("file", *files, "--url", server.url, "--output-dir", tmp_path / "out",
+                 env=clean_env(DGSTREAM_CONFIG=str(config), DGSTREAM_PROFILE="p"))  # fmt: skip
+    assert result.returncode == ExitStatus.USAGE, result.stderr
+    assert "profile 'p' sets save_audio" in result.stderr and "Traceback" not in result.stderr
+    assert len(server.logbook) == before and not saved.exists()
+    alone = run("file", files[0], "--url", server.url, "--speed", "0", "--format", "text",
+                env=clean_env(DGSTREAM_CONFIG=str(config), DGSTREAM_PROFILE="p"))  # fmt: skip
+    assert alone.returncode == 0 and saved.stat().st_size > 0  # one stream still saves it
+
+
 def test_sigint_stops_every_stream_and_keeps_what_was_written(server: Any, tmp_path: Path) -> None:
     files = [write_wav(tmp_path / f"long{i}.wav", bursts(6)) for i in range(2)]
     out_dir = tmp_path / "out"

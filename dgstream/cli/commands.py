@@ -281,6 +281,7 @@ def _run_batch(
                 "names one file; with --output-dir each file gets its own",
                 param_hint=f"'{flag}'",
             )
+    _refuse_one_file_profile(values)
     fmt = values["output_format"]
     leave_out = {"output", "output_format", "format", "quiet", "save_audio"}
     own = ["--speed", f"{speed:g}"] + (["--track", str(track)] if track is not None else [])
@@ -294,6 +295,19 @@ def _run_batch(
         quiet=bool(values["quiet"]),
     )
     raise typer.Exit(int(run_batch(job)))
+
+
+def _refuse_one_file_profile(values: dict[str, Any]) -> None:
+    """A profile's `save_audio` names one file too: every child stream would write it."""
+    from ..config import load_config
+
+    profile = load_config(values["config"], warn=False).profile(values["profile"])
+    if profile is not None and profile.settings.get("save_audio") is not None:
+        raise typer.BadParameter(
+            f"profile {profile.name!r} sets save_audio, which names one file; with "
+            "--output-dir each file is its own stream: use a profile without save_audio",
+            param_hint="'--profile'",
+        )
 
 
 @command(
