@@ -233,7 +233,7 @@ def _request(
 
 
 def _redact(values: Sequence[str] | None) -> Any:
-    from ..runner import redact_value
+    from ..run.request import redact_value
 
     return redact_value(values)
 
