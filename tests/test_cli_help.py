@@ -203,3 +203,52 @@ def test_redact_is_sent_in_lower_case(server: Any, two_bursts: Path) -> None:
                  "--redact", "PCI", "--redact", "Email_Address", two_bursts)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "redact=pci&redact=email_address" in server.logbook[-1].query
+
+
+def _drawn(args: list[str]) -> str:
+    """The help of `args` as the console script draws it, rendered in this process."""
+    import contextlib
+    import io
+
+    from dgstream.cli.app import _click_command
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        result = _click_command(args).main(args=args, prog_name="dgstream", standalone_mode=False)
+    assert result == 0
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("colour", [False, True], ids=["plain", "colour"])
+@pytest.mark.parametrize("width", [60, 80, 120, 200])
+def test_a_one_item_help_cell_is_drawn_to_the_same_bytes_as_typers_columns(
+    monkeypatch: pytest.MonkeyPatch, width: int, colour: bool
+) -> None:
+    """help._Alone stands in for rich's Columns of one item (start-up, issue 17.1): every
+    help, at every width, with and without colour, is byte for byte Typer's own."""
+    from dgstream.cli.help import _rich_utils
+
+    _rich_utils()
+    import typer.rich_utils as rich_utils
+
+    light = rich_utils._get_parameter_help
+    full = light.__wrapped__  # Typer's own
+    monkeypatch.setenv("COLUMNS", str(width))
+    monkeypatch.setenv("COLORTERM", "truecolor")
+    monkeypatch.setattr(rich_utils, "FORCE_TERMINAL", True if colour else None)
+    alone = 0
+
+    def counted(**kwargs: Any) -> Any:
+        nonlocal alone
+        cell = light(**kwargs)
+        alone += type(cell).__name__ == "_Alone"
+        return cell
+
+    for command in [[], *([c] for c in COMMANDS), ["config", "show"]]:
+        args = [*command, "--help"]
+        monkeypatch.setattr(rich_utils, "_get_parameter_help", full)
+        typers = _drawn(args)
+        monkeypatch.setattr(rich_utils, "_get_parameter_help", counted)
+        assert _drawn(args) == typers, args
+        assert ("\x1b[" in typers) is colour
+    assert alone > 300  # most cells were drawn the light way (60 flags x 5 commands)

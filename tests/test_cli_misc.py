@@ -23,6 +23,10 @@ HEAVY = ("websockets", "rich.live", "sounddevice", "numpy", "soundfile")
 #: What Typer would import without dgstream.cli.parse and help._rich_utils: pydantic to
 #: coerce flag values, rich's Markdown (markdown-it) and Traceback (pygments) for help.
 TYPER_EXTRAS = ("pydantic", "pydantic_core", "markdown_it", "rich.markdown", "rich.traceback")
+#: What a streaming command does not need before it connects (issue 17.1): the other
+#: commands' machinery (`dgstream.runner` re-exports all of it), and help's rich.
+NOT_STREAMING = ("dgstream.runner", "dgstream.run.serve", "dgstream.run.devices",
+                 "dgstream.run.batch", "typer.rich_utils", "rich.table")  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -59,6 +63,7 @@ def test_a_streaming_command_parses_its_flags_without_pydantic(tmp_path: Path) -
     assert "dgstream.cli" in imported and "websockets" in imported  # it got to connecting
     assert done.returncode == ExitStatus.CONNECTION, err[-500:]
     assert not sorted(imported & set(TYPER_EXTRAS))
+    assert not sorted(imported & set(NOT_STREAMING))
 
 
 @pytest.mark.parametrize(

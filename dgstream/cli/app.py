@@ -141,7 +141,7 @@ def raw_main(args: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:
-        from ..runner import report
+        from ..run.outcome import report
 
         if debug:
             import traceback

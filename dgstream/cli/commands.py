@@ -29,7 +29,7 @@ from .flags import (
 from .help import Command
 
 if TYPE_CHECKING:
-    from ..runner import SourceSpec
+    from ..run.request import SourceSpec
 
 __all__ = ["demo", "devices", "file", "mic", "serve", "stdin", "system", "url"]
 
@@ -58,8 +58,8 @@ def _run_stream(
     """Build the request, check it (usage errors), run the session, exit with its status.
     `defaults` are request fields the source implies unless a flag says otherwise."""
     from ..options import OptionsError
-    from ..run.outcome import NotAvailableError
-    from ..runner import StreamRequest, flag_for, prepare
+    from ..run.outcome import NotAvailableError, flag_for
+    from ..run.request import StreamRequest, prepare
 
     request = StreamRequest(
         source=source,
@@ -120,7 +120,7 @@ def mic(
     shared: Shared,
 ) -> None:  # fmt: skip
     """Transcribe the microphone live. Ctrl-C stops and prints the last results."""
-    from ..runner import SourceSpec
+    from ..run.request import SourceSpec
 
     if with_system and channels not in (None, 1):
         raise typer.BadParameter("each side is mono with --with-system", param_hint="'--channels'")
@@ -169,7 +169,7 @@ def system(
 ) -> None:  # fmt: skip
     """Transcribe what the computer plays (a call, a video). Linux: the output's monitor
     (PulseAudio or PipeWire); macOS and Windows: a loopback device."""
-    from ..runner import SourceSpec
+    from ..run.request import SourceSpec
 
     _run_stream(
         SourceSpec("system", device=device),
@@ -203,7 +203,7 @@ def stdin(
     shared: Shared,
 ) -> None:  # fmt: skip
     """Transcribe audio piped to standard input, until EOF."""
-    from ..runner import SourceSpec
+    from ..run.request import SourceSpec
 
     _run_stream(
         SourceSpec("stdin"),
@@ -254,7 +254,7 @@ def file(
     shared: Shared,
 ) -> None:  # fmt: skip
     """Transcribe audio files, paced like a live source."""
-    from ..runner import SourceSpec
+    from ..run.request import SourceSpec
 
     if output_dir is not None:
         _run_batch(paths, output_dir, jobs, shared, speed=speed, track=track)
@@ -337,7 +337,7 @@ def url(
     shared: Shared,
 ) -> None:  # fmt: skip
     """Transcribe a network stream or file: radio, HLS, RTSP, or audio over HTTP."""
-    from ..runner import SourceSpec
+    from ..run.request import SourceSpec
 
     spec = SourceSpec("url", url=address, speed=speed, track=track)
     _run_stream(spec, shared, audio_flags={})
@@ -359,7 +359,8 @@ def demo(
 ) -> None:  # fmt: skip
     """Transcribe a recording of read speech (A Tale of Two Cities, 44 s) offline: no key,
     no network. Uses --local unless --url is given; needs dgstream[local]."""
-    from ..runner import SourceSpec, demo_recording
+    from ..run.local import demo_recording
+    from ..run.request import SourceSpec
 
     if not shared.values["url"]:
         shared.values["local"] = True
@@ -370,7 +371,7 @@ def demo(
 @command("dgstream devices", "dgstream mic --device 2")
 def devices() -> None:
     """List audio input devices: index, name, channels, default rate, default (*)."""
-    from ..runner import show_devices
+    from ..run.devices import show_devices
 
     raise typer.Exit(int(show_devices()))
 
@@ -420,8 +421,8 @@ def serve(
         help="While stalled, close 1011 (NET-0000) after S s.")] = None,
 ) -> None:  # fmt: skip
     """Run a Deepgram-compatible server (ws://HOST:PORT/v1/listen) until Ctrl-C."""
-    from ..runner import ServeRequest
-    from ..runner import serve as run_serve
+    from ..run.serve import ServeRequest
+    from ..run.serve import serve as run_serve
 
     status = run_serve(
         ServeRequest(

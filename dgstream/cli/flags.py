@@ -233,7 +233,7 @@ def _request(
 
 
 def _redact(values: Sequence[str] | None) -> Any:
-    from ..runner import redact_value
+    from ..run.request import redact_value
 
     return redact_value(values)
 
@@ -419,22 +419,40 @@ def _parameters() -> list[inspect.Parameter]:
     return [flag.parameter() for flag in STREAM_FLAGS]
 
 
-def stream_command(func: Callable[..., None]) -> Callable[..., None]:
-    """Add STREAM_FLAGS to a command's signature; pass their values in as `shared=`."""
-    own = inspect.signature(func, eval_str=True)
-    params = [p for p in own.parameters.values() if p.name != "shared"]
-    params += _parameters()
-    # Typer passes the click context to a parameter of this type: it knows what was given.
-    params.append(
-        inspect.Parameter(_CONTEXT, inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
-    )
+_NAMED = tuple(name for name in functools.WRAPPER_ASSIGNMENTS if name != "__annotations__")
 
-    @functools.wraps(func)
-    def wrapper(**kwargs: Any) -> None:
+
+class _StreamCommand:
+    """A streaming command: `func` with STREAM_FLAGS added to its signature, their values
+    passed in as `shared=`. The signature (sixty `Annotated` options) is made when Typer
+    first reads it, so `--help` and the other commands never pay for it (issue 17.1)."""
+
+    def __init__(self, func: Callable[..., None]) -> None:
+        # Its name and docstring; its annotations are the property below (the flags' too).
+        functools.update_wrapper(self, func, assigned=_NAMED)
+        self._func = func
+
+    @functools.cached_property
+    def __signature__(self) -> inspect.Signature:
+        own = inspect.signature(self._func, eval_str=True)
+        params = [p for p in own.parameters.values() if p.name != "shared"]
+        params += _parameters()
+        # Typer passes the click context to a parameter of this type: it knows what was given.
+        params.append(
+            inspect.Parameter(_CONTEXT, inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
+        )
+        return own.replace(parameters=params)
+
+    @functools.cached_property
+    def __annotations__(self) -> dict[str, Any]:  # type: ignore[override]
+        return {p.name: p.annotation for p in self.__signature__.parameters.values()}
+
+    def __call__(self, **kwargs: Any) -> None:
         given = _given(kwargs.pop(_CONTEXT))
         shared = Shared({flag.param: kwargs.pop(flag.param) for flag in STREAM_FLAGS}, given)
-        func(shared=shared, **kwargs)
+        self._func(shared=shared, **kwargs)
 
-    wrapper.__signature__ = own.replace(parameters=params)  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {p.name: p.annotation for p in params}
-    return wrapper
+
+def stream_command(func: Callable[..., None]) -> Callable[..., None]:
+    """Add STREAM_FLAGS to a command's signature; pass their values in as `shared=`."""
+    return _StreamCommand(func)

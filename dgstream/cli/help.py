@@ -12,11 +12,13 @@ are metavars (`MS`, `HZ`, `FILE...`), never Python types (`<bool>`, `<list[Path]
 Typer draws help with `typer.rich_utils`, which imports rich's Markdown (markdown-it)
 and Traceback (pygments) at the top although rich markup mode uses neither: ~40 ms of
 a help that should take ~100 (issue 17.1). `format_help` imports it with stand-ins for
-those two names (`_rich_utils`), which load the real class if ever used.
+those two names (`_rich_utils`), which load the real class if ever used, and draws a
+help cell of one item without the table rich makes of it (`_Alone`), the same bytes.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import re
@@ -135,21 +137,69 @@ _UNUSED = {"rich.markdown": "Markdown", "rich.traceback": "Traceback"}
 
 def _rich_utils() -> None:
     """Import typer.rich_utils with stand-ins for `_UNUSED`, which stay its own: the
-    real modules are imported as usual by anyone else (the stand-ins leave sys.modules)."""
-    if "typer.rich_utils" in sys.modules:
-        return
-    stubs: dict[str, types.ModuleType] = {}
-    for module, name in _UNUSED.items():
-        if module not in sys.modules:
-            stub = types.ModuleType(module)
-            setattr(stub, name, _Deferred(name, (), {"_where": (module, name)}))
-            stubs[module] = sys.modules[module] = stub
-    try:
-        importlib.import_module("typer.rich_utils")
-    finally:
-        for module, stub in stubs.items():
-            if sys.modules.get(module) is stub:
-                del sys.modules[module]
+    real modules are imported as usual by anyone else (the stand-ins leave sys.modules).
+    Then its one-item help cells are drawn lighter (`_one_item_cells`)."""
+    rich_utils = sys.modules.get("typer.rich_utils")
+    if rich_utils is None:
+        stubs: dict[str, types.ModuleType] = {}
+        for module, name in _UNUSED.items():
+            if module not in sys.modules:
+                stub = types.ModuleType(module)
+                setattr(stub, name, _Deferred(name, (), {"_where": (module, name)}))
+                stubs[module] = sys.modules[module] = stub
+        try:
+            rich_utils = importlib.import_module("typer.rich_utils")
+        finally:
+            for module, stub in stubs.items():
+                if sys.modules.get(module) is stub:
+                    del sys.modules[module]
+    _one_item_cells(rich_utils)
+
+
+class _Alone:
+    """The one item of a help cell, drawn as `Columns([item])` draws it, for less.
+
+    Typer puts each option's help in a `Columns` (the help, its env var, its default,
+    "required"), and rich draws a `Columns` as a table of its own: 60 options, 60 nested
+    tables, about 6 of a command help's ~50 ms. A cell of one item (most of dgstream's:
+    the default is in the help text) draws the same lines without it: one item fills
+    one grid column, without edge padding. Like `Columns`, `_Alone` has no
+    `__rich_measure__` (the options table sizes the help column the same way).
+    tests/test_cli_help.py renders every help both ways and compares the bytes.
+    """
+
+    def __init__(self, renderable: Any) -> None:
+        self.renderable = renderable
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        yield self.renderable
+
+
+#: The typer.rich_utils modules whose help cells `_one_item_cells` has lightened.
+_LIGHTENED: set[int] = set()
+
+
+def _one_item_cells(rich_utils: Any) -> None:
+    """Make typer.rich_utils draw a one-item help cell as `_Alone` (once)."""
+    full = getattr(rich_utils, "_get_parameter_help", None)
+    if full is None or id(rich_utils) in _LIGHTENED:
+        return  # another Typer, or done
+    _LIGHTENED.add(id(rich_utils))
+
+    @functools.wraps(full)
+    def parameter_help(**kwargs: Any) -> Any:
+        cell = full(**kwargs)
+        items = getattr(cell, "renderables", None)
+        if (
+            type(cell).__name__ == "Columns"
+            and not hasattr(cell, "__rich_measure__")
+            and isinstance(items, list)
+            and len(items) == 1
+        ):
+            return _Alone(items[0])
+        return cell
+
+    rich_utils._get_parameter_help = parameter_help
 
 
 class _PlainHelp:
