@@ -220,13 +220,22 @@ def slow_engine(script: Any = None, *, per_feed: float = 0.0, per_second: float 
 
         def open_stream(self, *, sample_rate: int, channel: int, options: Any) -> Any:
             stream = super().open_stream(sample_rate=sample_rate, channel=channel, options=options)
-            feed = stream.feed
+            feed, feed_voiced = stream.feed, stream.feed_voiced
+
+            def slow(samples: Any) -> None:
+                time.sleep(per_feed + len(samples) / sample_rate * per_second)
 
             def slow_feed(samples: Any) -> None:
-                time.sleep(per_feed + len(samples) / sample_rate * per_second)
+                slow(samples)
                 feed(samples)
 
-            stream.feed = slow_feed
+            def slow_feed_voiced(samples: Any, voiced: Any) -> None:
+                # The session hands its own detector's flags here (issue 17.3): the
+                # slow-down must cover both ways in, or the engine is fast again.
+                slow(samples)
+                feed_voiced(samples, voiced)
+
+            stream.feed, stream.feed_voiced = slow_feed, slow_feed_voiced
             return stream
 
     return SlowEngine(script)
