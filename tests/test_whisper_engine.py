@@ -118,6 +118,22 @@ def test_whisper_finals_have_real_word_times_and_confidences(engine: Any) -> Non
     assert any(not r["is_final"] for r in results)  # interims (from moonshine or whisper)
 
 
+def test_whisper_digits_are_words_unless_numerals_asks_for_digits(engine: Any) -> None:
+    # Whisper writes "7 of clubs"; Deepgram without `numerals` writes "seven" (issue 15).
+    card = Path("/usr/share/pocketsphinx/test/data/cards/003.wav")  # "seven of clubs"
+    if not card.is_file():
+        pytest.skip("pocketsphinx-testdata is not installed")
+    import soundfile
+
+    audio, rate = soundfile.read(str(card), dtype="int16")
+    silence = np.zeros(rate // 2, dtype=np.int16)
+    pcm = np.concatenate([silence, audio, silence, silence, silence]).tobytes()
+    for query, number in [("", "seven"), ("&numerals=true", "7")]:
+        finals = [r for r in _results(engine, pcm, rate, query) if r["is_final"]]
+        words = [w["word"] for r in finals for w in r["channel"]["alternatives"][0]["words"]]
+        assert words[:2] == [number, "of"], query
+
+
 def test_local_whisper_transcribes_french(whisper_model: Path, tmp_path: Path) -> None:
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed")

@@ -27,6 +27,7 @@ import numpy as np
 from .audio16k import RATE, Levels, RawWord, Resampler, Samples, timed_words
 from .engine import BaseEngineStream, EndpointKind, EngineWord
 from .utterances import Cut, EndpointRule, Segment, UtteranceTracker
+from .wording import to_words
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -219,4 +220,4 @@ class TwoPassStream(BaseEngineStream):
         if any(w[1] is not None for w in raw):  # a timed decoder: no word before the speech
             onset = self._levels.speech_start(start, end)
             floor = max(floor, onset if onset is not None else start)
-        return timed_words(raw, self._levels, start, end, floor, self.clock)
+        return to_words(timed_words(raw, self._levels, start, end, floor, self.clock))
