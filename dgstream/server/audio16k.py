@@ -48,13 +48,21 @@ def plain_word(token: str) -> str:
 
 
 class Resampler:
-    """Streaming resampler to 16 kHz: anti-alias FIR (downsampling) + linear interpolation.
+    """Streaming resampler to 16 kHz: band-limited (Kaiser-windowed sinc) interpolation.
 
-    Output sample k sits at input time k / out_rate exactly (positions are computed
-    with integers, so there is no drift on long streams); the FIR's constant delay is
-    compensated, so the output lags the input by its half-length (under 2 ms), which
-    comes out when more audio arrives.
+    Each output sample is the input evaluated at its exact time through a windowed
+    sinc whose cutoff is the lower of the two Nyquist frequencies: flat (within 0.1 dB)
+    to 95% of it (7.6 kHz when downsampling to 16 kHz), -6 dB at it, and more than
+    60 dB down 5% above it, so what lies above 8 kHz cannot alias into the band.
+    Output sample k sits at input time k / out_rate exactly: positions are computed
+    with integers from the reduced rate ratio (no drift on long streams), and each
+    output depends only on the input, never on how it was cut into chunks. It lags the
+    input by half the filter (2.3 ms from 44.1 kHz, 4.5 ms from 8 kHz), which comes out
+    with the next chunk.
     """
+
+    _PHASES = 1024  # at most this many tabulated sub-sample offsets (odd ratios round)
+    _ATTENUATION_DB = 60.0
 
     def __init__(self, in_rate: int, out_rate: int = RATE) -> None:
         if in_rate <= 0:
@@ -63,53 +71,47 @@ class Resampler:
         self.identity = ratio == 1
         self._num = ratio.numerator  # input samples per `_den` output samples
         self._den = ratio.denominator
-        self._taps: npt.NDArray[np.float64] | None = None
-        delay = 0
-        if in_rate > out_rate:
-            # Blackman-windowed sinc: passband to ~6 kHz, stopband (-74 dB) from ~8 kHz.
-            cutoff = 0.4375 * out_rate  # 7 kHz at 16 kHz
-            n_taps = int(np.ceil(6.0 * in_rate / (0.125 * out_rate))) | 1
-            t = np.arange(n_taps) - (n_taps - 1) / 2
-            taps = np.sinc(2 * cutoff / in_rate * t) * np.blackman(n_taps)
-            self._taps = taps / taps.sum()
-            delay = (n_taps - 1) // 2
-        self._delay = delay
-        self._history = np.zeros(0 if self._taps is None else len(self._taps) - 1)
-        self._filtered = np.zeros(0)  # filtered samples not yet fully consumed
-        self._filtered_base = 0  # absolute index of _filtered[0]
-        self._filtered_total = 0  # filtered samples produced so far
+        cutoff = min(in_rate, out_rate) / 2  # Hz, the -6 dB point
+        transition = 0.1 * cutoff  # Hz, centred on the cutoff
+        beta = 0.1102 * (self._ATTENUATION_DB - 8.7)  # Kaiser's formulas
+        width = (self._ATTENUATION_DB - 8.0) / (2.285 * 2 * np.pi * transition / in_rate)
+        self._half = max(2, int(np.ceil(width / 2)))  # taps each side of the position
+        phases = min(self._den, self._PHASES)
+        self._phases = phases
+        # Row p: the weights of inputs base-half+1 .. base+half for a position p/phases
+        # past `base`.
+        frac = np.arange(phases)[:, None] / phases
+        t = frac + self._half - 1 - np.arange(2 * self._half)[None, :]
+        scale = 2 * cutoff / in_rate
+        window = np.i0(beta * np.sqrt(np.clip(1 - (t / self._half) ** 2, 0, 1))) / np.i0(beta)
+        taps = scale * np.sinc(scale * t) * window
+        self._table = (taps / taps.sum(axis=1, keepdims=True)).astype(np.float32)
+        self._buffer = np.zeros(self._half, dtype=np.float32)  # silence before the start
+        self._base = -self._half  # input index of _buffer[0]
         self._out_count = 0  # output samples produced so far
 
     def process(self, samples: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         if self.identity:
             return samples
-        x = samples.astype(np.float64)
-        if self._taps is not None:
-            joined = np.concatenate([self._history, x])
-            y = np.convolve(joined, self._taps, mode="valid")
-            self._history = joined[len(joined) - (len(self._taps) - 1) :]
-        else:
-            y = x
-        self._filtered = np.concatenate([self._filtered, y])
-        self._filtered_total += len(y)
-        # Output k sits at filtered index delay + k*num/den; it needs index floor(pos)+1.
-        last = self._filtered_total - 1  # highest filtered index available
-        if last - 1 - self._delay < 0:
+        buffer = np.concatenate([self._buffer, samples.astype(np.float32, copy=False)])
+        total = self._base + len(buffer)  # one past the last input index held
+        # Output k needs inputs up to floor(k * num / den) + half, all below `total`.
+        k_end = max(self._out_count, -(-(total - self._half) * self._den // self._num))
+        if k_end == self._out_count:  # not enough yet for the next output
+            self._buffer = buffer
             return np.zeros(0, dtype=np.float32)
-        # Largest k with delay + k*num/den <= last - 1 (so floor+1 <= last).
-        k_end = ((last - 1 - self._delay) * self._den) // self._num + 1
         ks = np.arange(self._out_count, k_end, dtype=np.int64)
-        whole = self._delay + (ks * self._num) // self._den
-        frac = ((ks * self._num) % self._den) / self._den
-        idx = whole - self._filtered_base
-        out = self._filtered[idx] * (1.0 - frac) + self._filtered[idx + 1] * frac
+        whole = ks * self._num // self._den
+        phase = (ks * self._num % self._den) * self._phases // self._den
+        windows = np.lib.stride_tricks.sliding_window_view(buffer, 2 * self._half)
+        rows = windows[whole - self._half + 1 - self._base]
+        out: npt.NDArray[np.float32] = np.einsum("ij,ij->i", rows, self._table[phase])
         self._out_count = int(k_end)
-        # Keep from the first sample the next output needs.
-        next_whole = self._delay + (self._out_count * self._num) // self._den
-        drop = min(max(0, next_whole - self._filtered_base), len(self._filtered))
-        self._filtered = self._filtered[drop:]
-        self._filtered_base += drop
-        return out.astype(np.float32)
+        keep = self._out_count * self._num // self._den - self._half + 1  # next one's first
+        drop = min(max(0, keep - self._base), len(buffer))
+        self._buffer = buffer[drop:]
+        self._base += drop
+        return out
 
 
 class Samples:
