@@ -86,6 +86,59 @@ def test_tracker_cuts_a_long_utterance_at_its_last_inner_pause() -> None:
     assert tracker.audio_start == 10.8
 
 
+class _Spans:
+    """A fake detector (fixed segments, reported once the clock passes their end) and a
+    fake decoder that records the span of every decode; no model."""
+
+    def __init__(self, segments: list[tuple[float, float]]) -> None:
+        self.segments = segments
+        self.fed = 0
+        self.decoded: list[tuple[float, float]] = []
+
+    def feed(self, audio: Any) -> tuple[list[Segment], Segment | None]:
+        before, self.fed = self.fed / 16000, self.fed + len(audio)
+        now = self.fed / 16000
+        done = [Segment(a, b, True) for a, b in self.segments if before < b <= now]
+        now_open = [Segment(a, now, False) for a, b in self.segments if a < now < b]
+        return done, (now_open[0] if now_open else None)
+
+    def close(self) -> None:
+        pass
+
+    def __call__(self, audio: Any) -> list[Any]:
+        self.decoded.append((self.fed / 16000, len(audio) / 16000))
+        return [("word", None, None, 1.0)]
+
+
+@pytest.mark.parametrize(
+    ("lead", "segments", "flush_at", "lengths"),
+    [
+        (0.0, [(1.0, 2.0), (4.0, 5.0)], None, [1.0, 1.0]),
+        (0.5, [(1.0, 2.0), (4.0, 5.0)], None, [1.5, 1.5]),  # half a second before each
+        # Never before the stream's start, nor before the last final (a Finalize at 2.5 s).
+        (0.5, [(0.2, 2.0), (2.7, 3.5)], 2.5, [2.5, 1.0]),
+    ],
+)
+def test_a_final_decodes_from_its_lead_before_the_segment_never_before_the_last_cut(
+    lead: float, segments: list[tuple[float, float]], flush_at: float | None, lengths: list[float]
+) -> None:
+    from dgstream.server.twopass import TwoPassStream
+
+    spans = _Spans(segments)
+    stream = TwoPassStream(
+        sample_rate=16000, detector=spans, final=spans, interim=None,
+        rule=EndpointRule(pause=1.0), final_lead=lead,
+    )  # fmt: skip
+    loud = (np.sin(np.arange(1600) / 3) * 8000).astype(np.int16)
+    for i in range(70):  # 7 s in 100 ms chunks, speech inside each segment
+        t = i / 10
+        quiet = not any(a <= t < b for a, b in segments)
+        stream.feed(loud // 100 if quiet else loud)
+        if round(t + 0.1, 2) == flush_at or stream.endpoint():  # a Finalize, or the pause
+            assert [w.word for w in stream.commit()] == ["word"]
+    assert [round(n, 2) for _, n in spans.decoded] == lengths
+
+
 def test_tracker_flush_takes_everything_and_knows_silence() -> None:
     tracker = UtteranceTracker(EndpointRule())
     quiet = tracker.flush(3.0)

@@ -75,6 +75,7 @@ class TwoPassStream(BaseEngineStream):
         interim: Decoder | None,
         rule: EndpointRule,
         update_interval: float = 1.0,
+        final_lead: float = 0.0,
         release: Callable[[], None] | None = None,
     ) -> None:
         self.sample_rate = int(sample_rate)
@@ -83,6 +84,7 @@ class TwoPassStream(BaseEngineStream):
         self._final_decoder = final
         self._interim_decoder = interim
         self._update_interval = update_interval
+        self._final_lead = min(final_lead, _KEEP_BEFORE)
         self._release = release
         self._tracker = UtteranceTracker(rule)
         self._samples = Samples()
@@ -172,7 +174,10 @@ class TwoPassStream(BaseEngineStream):
         self._cut = None
         words: list[EngineWord] = []
         if cut.has_speech and cut.end > cut.start:
-            raw = self._decode(self._final_decoder, cut.start, cut.end)
+            # The decode may start a little before the detector's segment (never before
+            # the last cut): a small model reads better with a lead-in (docs). Untimed
+            # words are still shared over the speech of the segment itself.
+            raw = self._decode(self._final_decoder, cut.start - self._final_lead, cut.end)
             words = self._words(raw, cut.start, cut.end, self._floor)
         if words:
             self._floor = words[-1].end
