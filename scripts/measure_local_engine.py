@@ -6,7 +6,8 @@ For each engine asked for (issue 15.4):
   1. WER on the evaluation set (scripts/local_eval.py: clean real speech, noisy, synthetic)
      through the real CLI path, `dgstream file --local --engine E --speed 50`, and the
      engine's one-shot decode of each whole clip (the streaming path should lose nothing);
-  2. final latency: audio from the last word of an utterance to its speech_final final
+  2. final latency: audio from the last word of an utterance (as the engine times it:
+     Whisper's own word ends often fall before the speech's) to its speech_final final
      (from `--format jsonl`, per final);
   3. CPU real-time factor of one stream as the server drives it (100 ms chunks, an
      interim each second, endpoint/commit), on two_cities.wav;
