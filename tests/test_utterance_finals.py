@@ -8,18 +8,15 @@ pauses of known length, so the speech's end is known to the sample (issue 15.1, 
 from __future__ import annotations
 
 import asyncio
-import re
 import shutil
-import subprocess
-import wave
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from audio_fixtures import chunks
 from helpers import exchange
+from phrases import FIRST, RATE, SECOND, sentence, silence, similar, speak
 
 from dgstream.options import LiveOptions
 from dgstream.server.engine import EndpointKind
@@ -152,39 +149,12 @@ def test_tracker_flush_takes_everything_and_knows_silence() -> None:
 
 
 # -- the Moonshine engine behind a real server ---------------------------------------------
-FIRST = "please call stella and ask her to bring these things"
-SECOND = "open the window and let some fresh air into the room"
-RATE = 22050
-
-
-def _speak(text: str, path: Path) -> np.ndarray:
-    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(path), text], check=True)
-    with wave.open(str(path)) as w:
-        assert w.getframerate() == RATE
-        audio = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
-    loud = np.flatnonzero(np.abs(audio) > 300)
-    return audio[loud[0] : loud[-1] + 1]  # speech only: the pauses are ours, to the sample
-
-
 @pytest.fixture(scope="module")
 def phrases(tmp_path_factory: pytest.TempPathFactory) -> tuple[np.ndarray, np.ndarray]:
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed")
     tmp = tmp_path_factory.mktemp("phrases")
-    return _speak(FIRST, tmp / "a.wav"), _speak(SECOND, tmp / "b.wav")
-
-
-def _silence(seconds: float) -> np.ndarray:
-    return np.zeros(round(seconds * RATE), dtype=np.int16)
-
-
-def _sentence(phrases: tuple[np.ndarray, np.ndarray], pause: float) -> tuple[bytes, list[float]]:
-    """0.5 s of silence, FIRST, `pause`, SECOND, 3 s of silence; and where each phrase ends."""
-    a, b = phrases
-    parts = [_silence(0.5), a, _silence(pause), b, _silence(3.0)]
-    first_end = (0.5 * RATE + len(a)) / RATE
-    second_end = first_end + pause + len(b) / RATE
-    return np.concatenate(parts).tobytes(), [first_end, second_end]
+    return speak(FIRST, tmp / "a.wav"), speak(SECOND, tmp / "b.wav")
 
 
 @pytest.fixture(scope="module")
@@ -232,28 +202,21 @@ def _end(result: dict[str, Any]) -> float:
     return float(result["start"]) + float(result["duration"])
 
 
-def _similar(text: str, expected: str) -> bool:
-    import difflib
-
-    words = re.sub(r"[^a-z ]", "", text).split()
-    return difflib.SequenceMatcher(None, words, expected.split()).ratio() >= 0.7
-
-
 def test_a_sentence_with_a_0_4_s_pause_is_one_final(engine: Any, phrases: Any) -> None:
-    audio, ends = _sentence(phrases, 0.4)
+    audio, ends = sentence(phrases, 0.4)
     finals = _finals(_stream(engine, audio, "&interim_results=true"))
     assert len(finals) == 1, [_text(f) for f in finals]
-    assert _similar(_text(finals[0]), f"{FIRST} {SECOND}"), _text(finals[0])
+    assert similar(_text(finals[0]), f"{FIRST} {SECOND}"), _text(finals[0])
     assert finals[0]["speech_final"] is True
     # PROTOCOL §4 / issue 15: the final comes within 1.5 s of audio after the speech ends.
     assert ends[1] <= _end(finals[0]) <= ends[1] + 1.5
 
 
 def test_a_2_s_pause_makes_two_finals_each_soon_after_its_speech(engine: Any, phrases: Any) -> None:
-    audio, ends = _sentence(phrases, 2.0)
+    audio, ends = sentence(phrases, 2.0)
     finals = _finals(_stream(engine, audio, "&interim_results=true"))
     assert len(finals) == 2, [_text(f) for f in finals]
-    assert _similar(_text(finals[0]), FIRST) and _similar(_text(finals[1]), SECOND)
+    assert similar(_text(finals[0]), FIRST) and similar(_text(finals[1]), SECOND)
     for final, speech_end in zip(finals, ends, strict=True):
         assert final["speech_final"] is True
         assert speech_end + 0.5 <= _end(final) <= speech_end + 1.5  # waited ~1 s, not more
@@ -262,19 +225,19 @@ def test_a_2_s_pause_makes_two_finals_each_soon_after_its_speech(engine: Any, ph
 
 
 def test_endpointing_false_never_sets_speech_final(engine: Any, phrases: Any) -> None:
-    audio, _ = _sentence(phrases, 2.0)
+    audio, _ = sentence(phrases, 2.0)
     results = _stream(engine, audio, "&endpointing=false&interim_results=true")
     assert not any(r["speech_final"] for r in results)
     assert len(_finals(results)) == 2  # finals still come, at the pauses
 
 
 def test_endpointing_2000_finals_come_only_after_2_s_of_silence(engine: Any, phrases: Any) -> None:
-    audio, ends = _sentence(phrases, 1.5)
+    audio, ends = sentence(phrases, 1.5)
     finals = _finals(_stream(engine, audio, "&endpointing=2000"))
     assert len(finals) == 1, [_text(f) for f in finals]  # 1.5 s is no endpoint
     assert finals[0]["speech_final"] is True
     assert _end(finals[0]) >= ends[1] + 2.0 - 0.02
-    audio, ends = _sentence(phrases, 2.6)
+    audio, ends = sentence(phrases, 2.6)
     results = _stream(engine, audio, "&endpointing=2000")
     finals = _finals(results)
     assert len(finals) == 2 and all(f["speech_final"] for f in finals)
@@ -285,11 +248,11 @@ def test_endpointing_2000_finals_come_only_after_2_s_of_silence(engine: Any, phr
 
 def test_finalize_flushes_the_utterance_at_once(engine: Any, phrases: Any) -> None:
     a, _ = phrases
-    audio = np.concatenate([_silence(0.3), a]).tobytes()
+    audio = np.concatenate([silence(0.3), a]).tobytes()
     results = _stream(engine, audio, end=('{"type": "Finalize"}', '{"type": "CloseStream"}'))
     finals = _finals(results)
     assert len(finals) == 1 and finals[0]["from_finalize"] is True
-    assert _similar(_text(finals[0]), FIRST)
+    assert similar(_text(finals[0]), FIRST)
     assert finals[0]["speech_final"] is False
 
 

@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 from audio_fixtures import chunks
 from helpers import run
+from phrases import FIRST, RATE, SECOND, sentence, similar, speak
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -137,20 +138,18 @@ def test_whisper_digits_are_words_unless_numerals_asks_for_digits(engine: Any) -
 def test_whisper_finals_come_within_1_5_s_of_the_end_of_speech(engine: Any, tmp_path: Path) -> None:
     # Issue 15.1 for the whisper engine: espeak-ng phrases 2 s apart, the speech's end
     # known to the sample (tests/test_utterance_finals.py has the same for moonshine).
-    from test_utterance_finals import FIRST, SECOND, _end, _finals, _sentence, _similar, _speak
-    from test_utterance_finals import _stream as stream_to
-
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed")
-    audio, ends = _sentence(
-        (_speak(FIRST, tmp_path / "a.wav"), _speak(SECOND, tmp_path / "b.wav")), 2.0
+    audio, ends = sentence(
+        (speak(FIRST, tmp_path / "a.wav"), speak(SECOND, tmp_path / "b.wav")), 2.0
     )
-    finals = _finals(stream_to(engine, audio, "&interim_results=true"))
+    results = _results(engine, audio, RATE, "&interim_results=true")
+    finals = [r for r in results if r["is_final"] and r["channel"]["alternatives"][0]["words"]]
     texts = [" ".join(w["word"] for w in f["channel"]["alternatives"][0]["words"]) for f in finals]
-    assert len(finals) == 2 and _similar(texts[0], FIRST) and _similar(texts[1], SECOND), texts
+    assert len(finals) == 2 and similar(texts[0], FIRST) and similar(texts[1], SECOND), texts
     for final, speech_end in zip(finals, ends, strict=True):
         assert final["speech_final"] is True
-        assert speech_end + 0.5 <= _end(final) <= speech_end + 1.5
+        assert speech_end + 0.5 <= final["start"] + final["duration"] <= speech_end + 1.5
 
 
 def test_local_whisper_transcribes_french(whisper_model: Path, tmp_path: Path) -> None:
