@@ -66,6 +66,43 @@ FINAL_LEAD = 0.5
 _HOP = 512
 
 
+#: moonshine-voice 0.1.0 runs every voice detector of a process on one Silero model whose
+#: recurrent state is static (`VoiceActivityDetector::silero_vad`): a stream's detector
+#: reads on from whatever another stream fed last. With two channels fed 20 ms at a time
+#: a channel lost the second half of a sentence. So while more than one stream is open,
+#: each detector gathers at least `_SHARED_BLOCK` samples, and before feeding them, if
+#: another stream fed the model last, replays its own last `_PRIME` samples through a
+#: scratch stream: Silero's state is then (near enough) its own again. 0.25 s replayed
+#: gave the lone stream's segments exactly at 100 ms blocks.
+_PRIME = 4096
+_SHARED_BLOCK = 1600
+
+#: Primes after which the scratch stream is restarted (it keeps what it detects).
+_SCRATCH_ROTATE = 256
+
+
+class _Scratch:
+    """The scratch stream of a detector slot: replays a stream's recent audio into the
+    shared Silero model. Owned by the slot; use under the slot's lock."""
+
+    def __init__(self, slot: _Slot) -> None:
+        self._stream: Any = slot.transcriber.create_stream(update_interval=float("inf"))
+        self._stream.start()
+        self._primes = 0
+
+    def prime(self, audio: npt.NDArray[np.float32]) -> None:
+        if self._primes >= _SCRATCH_ROTATE:
+            self._stream.stop()
+            self._stream.start()
+            self._primes = 0
+        self._stream.add_audio(audio.tolist(), RATE)
+        self._stream.update_transcription(_FLAG_FORCE_UPDATE)
+        self._primes += 1
+
+    def close(self) -> None:
+        self._stream.close()
+
+
 class MoonshineDetector:
     """Moonshine's voice detector (Silero) on a detect-only transcriber, as a `Detector`."""
 
@@ -74,15 +111,33 @@ class MoonshineDetector:
         self._sent = 0  # samples handed to Moonshine
         self._offset = 0.0  # stream time at which the current Moonshine stream started
         self._consumed = 0  # lines of the current Moonshine stream already reported
+        self._history = np.zeros(0, dtype=np.float32)  # the last _PRIME samples fed
+        self._pending: list[npt.NDArray[np.float32]] = []  # gathered while shared
+        self._pending_samples = 0
+        self._open: Segment | None = None  # the open segment last reported
         with slot.lock:
             self._stream: Any = slot.transcriber.create_stream(update_interval=float("inf"))
             self._stream.start()
 
     def feed(self, audio: npt.NDArray[np.float32]) -> tuple[list[Segment], Segment | None]:
-        with self._slot.lock:
+        slot = self._slot
+        if slot.streams > 1 or self._pending:
+            self._pending.append(audio)
+            self._pending_samples += len(audio)
+            if self._pending_samples < _SHARED_BLOCK:
+                return [], self._open  # nothing new: what was open still is
+            audio = np.concatenate(self._pending)
+            self._pending, self._pending_samples = [], 0
+        with slot.lock:
+            if slot.last_fed is not self and slot.last_fed is not None and self._history.size:
+                if slot.scratch is None:
+                    slot.scratch = _Scratch(slot)
+                slot.scratch.prime(self._history)
+            slot.last_fed = self
             self._stream.add_audio(audio.tolist(), RATE)
             transcript = self._stream.update_transcription(_FLAG_FORCE_UPDATE)
             lines = list(transcript.lines)
+        self._history = np.concatenate([self._history, audio])[-_PRIME:]
         self._sent += len(audio)
         completed: list[Segment] = []
         open_segment: Segment | None = None
@@ -95,8 +150,9 @@ class MoonshineDetector:
                 self._consumed = index + 1
             else:
                 open_segment = Segment(start, end, False)
+        self._open = open_segment
         if self._consumed >= _ROTATE_AFTER_LINES and open_segment is None:
-            with self._slot.lock:
+            with slot.lock:
                 self._stream.stop()
                 self._stream.start()
             self._offset = self._sent / RATE
@@ -110,6 +166,8 @@ class MoonshineDetector:
 
     def close(self) -> None:
         with self._slot.lock:
+            if self._slot.last_fed is self:
+                self._slot.last_fed = None
             self._stream.close()
 
 

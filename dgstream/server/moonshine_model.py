@@ -51,6 +51,8 @@ class _Slot:
         self.transcriber = transcriber
         self.lock = threading.Lock()
         self.streams = 0  # streams (detectors) open on it / decodes waiting for it
+        self.last_fed: object | None = None  # the detector that fed its model last
+        self.scratch: Any = None  # a detector slot's scratch stream (moonshine._Scratch)
 
 
 class MoonshineEngine(BaseEngine):
@@ -203,4 +205,7 @@ class MoonshineEngine(BaseEngine):
         """Free the model(s). Streams still open must not be used afterwards."""
         for slot in (self._detector, *self._slots):
             with slot.lock:
+                if slot.scratch is not None:
+                    slot.scratch.close()
+                    slot.scratch = None
                 slot.transcriber.close()
