@@ -164,8 +164,7 @@ class MoonshineEngine(BaseEngine):
         from .moonshine import MoonshineStream
         from .utterances import EndpointRule
 
-        with self._slots_lock:
-            self._detector.streams += 1
+        self._retain()
         try:
             return MoonshineStream(
                 self,
@@ -178,6 +177,11 @@ class MoonshineEngine(BaseEngine):
         except BaseException:
             self._release()
             raise
+
+    def _retain(self) -> None:
+        """A stream's detector opens on the detect-only transcriber (see `_release`)."""
+        with self._slots_lock:
+            self._detector.streams += 1
 
     def _release(self) -> None:
         with self._slots_lock:
