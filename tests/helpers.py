@@ -95,6 +95,17 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def wait_until_recording(saved: Path, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """Block until `proc` (run with `--save-audio saved`) has saved 0.1 s of 16 kHz audio:
+    the model is loaded and the capture is streaming. A fixed sleep is not enough on a
+    loaded machine, where the first words played would go unheard."""
+    deadline = time.monotonic() + timeout
+    while not (saved.exists() and saved.stat().st_size > 44 + 3200):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the capture never streamed"
+        time.sleep(0.05)
+
+
 def run(
     *args: str | Path,
     input: bytes | None = None,

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers import PARAGRAPH, clean_env, dgstream_cmd, run
+from helpers import PARAGRAPH, clean_env, dgstream_cmd, run, wait_until_recording
 
 pytest.importorskip("moonshine_voice")
 jiwer = pytest.importorskip("jiwer")
@@ -103,12 +103,7 @@ def test_mic_with_local_transcribes_speech(pulse_mic: PulseMic, tmp_path: Path) 
         env=env,
     )  # fmt: skip
     try:
-        # The saved audio grows once the model is loaded and the stream is on.
-        deadline = time.monotonic() + 60
-        while not (saved.exists() and saved.stat().st_size > 44 + 3200):
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the mic never streamed"
-            time.sleep(0.05)
+        wait_until_recording(saved, proc)
         pulse_mic.play(clip)
         time.sleep(2.0)
         proc.send_signal(2)

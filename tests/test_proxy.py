@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,17 @@ class Site:
             for log in self.logs
         ]
 
+    def served_once(
+        self, done: Callable[[list[list[dict[str, object]]]], bool], timeout: float = 10
+    ) -> list[list[dict[str, object]]]:
+        """`served()` as soon as `done` holds for it (or after `timeout`). The servers write
+        a connection's line from a thread after it closes, which may be after the client
+        has exited."""
+        deadline = time.monotonic() + timeout
+        while not done(logs := self.served()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return logs
+
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
@@ -135,8 +147,13 @@ def test_the_cli_streams_through_the_proxy_under_a_path_prefix(site: Site, tmp_p
     result = run("file", path, "--url", site.base, "--format", "text", "--speed", "0", timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.lower().split() == ["hello", "from", "the", "dgstream"]
-    served = [c for log in site.served() for c in log if c.get("status") == 101]
-    assert any(c["path"] == "/v1/listen" for c in served)  # the prefix was stripped
+    request_id = re.search(r"request id ([0-9a-f-]{36})", result.stderr)
+    assert request_id, result.stderr
+    logs = site.served_once(
+        lambda logs: any(c["request_id"] == request_id[1] for log in logs for c in log)
+    )
+    served = [c for log in logs for c in log if c["request_id"] == request_id[1]]
+    assert [(c["status"], c["path"]) for c in served] == [(101, "/v1/listen")]  # prefix stripped
 
 
 def test_request_id_and_dg_error_survive_the_proxy(site: Site) -> None:
@@ -185,11 +202,9 @@ def test_100_concurrent_streams_spread_over_both_servers(site: Site) -> None:
     ids = {rid for rid, _ in done}
     assert len(ids) == STREAMS
     assert {text for _, text in done} == {"hello from the dgstream"}
-    deadline = time.monotonic() + 10
-    while True:  # the servers write their logs from a thread: wait for these streams
-        per_server = [sum(1 for c in log if c["request_id"] in ids) for log in site.served()]
-        if sum(per_server) >= STREAMS or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
+    logs = site.served_once(
+        lambda logs: sum(c["request_id"] in ids for log in logs for c in log) >= STREAMS
+    )
+    per_server = [sum(1 for c in log if c["request_id"] in ids) for log in logs]
     assert sum(per_server) == STREAMS  # every stream was served, by one server or the other
     assert min(per_server) >= STREAMS // 4, per_server  # round robin: about half each

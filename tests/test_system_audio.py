@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile as sf
-from helpers import WORDS, clean_env, dgstream_cmd
+from helpers import WORDS, clean_env, dgstream_cmd, wait_until_recording
 from pulse import PulseMic
 
 from dgstream.status import ExitStatus
@@ -168,7 +168,11 @@ def test_mic_with_system_keeps_the_two_captures_aligned(
     assert abs(offset) < 0.05, f"the channels are {offset * 1000:.0f} ms apart"
 
 
-SENTENCE_YOU = "Hello everyone, let us begin the meeting, can you hear me?"
+#: You: the first 4.8 s of moonshine's two_cities.wav (recorded speech). Others: espeak-ng.
+#: Both read the same from any start (WER 0.00 over 60 random starts each); the
+#: espeak-ng sentence You said before ("Hello everyone, let us begin the meeting...")
+#: read up to 0.36 depending on where it fell against tiny-en's 24 ms frames.
+SENTENCE_YOU = "It was the best of times, it was the worst of times"
 SENTENCE_OTHERS = "Thank you, we can hear you clearly on our side."
 
 
@@ -192,15 +196,19 @@ def test_mic_with_system_transcribes_each_side_in_its_channel_in_order(
 
     pytest.importorskip("moonshine_voice")
     _speakers(pulse_mic)
-    you, others = (_padded(pulse_mic.speech(s), tmp_path) for s in (SENTENCE_YOU, SENTENCE_OTHERS))
-    srt = tmp_path / "call.srt"
+    assets = Path(pytest.importorskip("moonshine_voice").__file__).parent / "assets"
+    recorded = tmp_path / "you.wav"
+    subprocess.run(["sox", str(assets / "two_cities.wav"), "-r", "16000", "-c", "1",
+                    str(recorded), "trim", "0", "4.8"], check=True)  # fmt: skip
+    you, others = _padded(recorded, tmp_path), _padded(pulse_mic.speech(SENTENCE_OTHERS), tmp_path)
+    srt, saved = tmp_path / "call.srt", tmp_path / "call.wav"
     proc = subprocess.Popen(
         dgstream_cmd("mic", "--with-system", "--device", "vmic", "--sample-rate", "16000",
-                     "--local", "--format", "text", "--output", srt),
+                     "--local", "--format", "text", "--output", srt, "--save-audio", saved),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**clean_env(), **pulse_mic.env},
     )  # fmt: skip
     try:
-        time.sleep(3.0)  # the model loads and the capture starts
+        wait_until_recording(saved, proc)  # the model has loaded and the capture streams
         pulse_mic.play(you)  # into vsink: the microphone
         pulse_mic.play(others, sink="vspeaker")  # the computer's output: the other side
         time.sleep(2.0)
