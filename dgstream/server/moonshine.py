@@ -104,7 +104,11 @@ class _Scratch:
 
 
 class MoonshineDetector:
-    """Moonshine's voice detector (Silero) on a detect-only transcriber, as a `Detector`."""
+    """Moonshine's voice detector (Silero) on a detect-only transcriber, as a `Detector`.
+
+    Each detector counts itself on its slot (`slot.streams`) while open: that count is
+    how detectors know they share Silero's state and must gather and replay.
+    """
 
     def __init__(self, slot: _Slot) -> None:
         self._slot = slot
@@ -118,6 +122,7 @@ class MoonshineDetector:
         with slot.lock:
             self._stream: Any = slot.transcriber.create_stream(update_interval=float("inf"))
             self._stream.start()
+            slot.streams += 1
 
     def feed(self, audio: npt.NDArray[np.float32]) -> tuple[list[Segment], Segment | None]:
         slot = self._slot
@@ -168,6 +173,7 @@ class MoonshineDetector:
         with self._slot.lock:
             if self._slot.last_fed is self:
                 self._slot.last_fed = None
+            self._slot.streams -= 1
             self._stream.close()
 
 
@@ -215,13 +221,17 @@ class MoonshineStream(TwoPassStream):
         self._slot = slot
         decoder = MoonshineDecoder(engine)
         self.detector = MoonshineDetector(slot)
-        super().__init__(
-            sample_rate=sample_rate,
-            detector=self.detector,
-            final=decoder,
-            interim=decoder,
-            rule=rule or EndpointRule(),
-            update_interval=engine.update_interval,
-            final_lead=FINAL_LEAD,
-            release=release,
-        )
+        try:
+            super().__init__(
+                sample_rate=sample_rate,
+                detector=self.detector,
+                final=decoder,
+                interim=decoder,
+                rule=rule or EndpointRule(),
+                update_interval=engine.update_interval,
+                final_lead=FINAL_LEAD,
+                release=release,
+            )
+        except BaseException:
+            self.detector.close()
+            raise

@@ -50,7 +50,9 @@ class _Slot:
     def __init__(self, transcriber: Any) -> None:
         self.transcriber = transcriber
         self.lock = threading.Lock()
-        self.streams = 0  # streams (detectors) open on it / decodes waiting for it
+        # The detectors open on it (counted by each, under `lock`) / the decodes waiting
+        # for it (under the engine's `_slots_lock`).
+        self.streams = 0
         self.last_fed: object | None = None  # the detector that fed its model last
         self.scratch: Any = None  # a detector slot's scratch stream (moonshine._Scratch)
 
@@ -164,28 +166,13 @@ class MoonshineEngine(BaseEngine):
         from .moonshine import MoonshineStream
         from .utterances import EndpointRule
 
-        self._retain()
-        try:
-            return MoonshineStream(
-                self,
-                self._detector,
-                sample_rate=sample_rate,
-                channel=channel,
-                rule=EndpointRule.from_options(options),
-                release=self._release,
-            )
-        except BaseException:
-            self._release()
-            raise
-
-    def _retain(self) -> None:
-        """A stream's detector opens on the detect-only transcriber (see `_release`)."""
-        with self._slots_lock:
-            self._detector.streams += 1
-
-    def _release(self) -> None:
-        with self._slots_lock:
-            self._detector.streams -= 1
+        return MoonshineStream(
+            self,
+            self._detector,
+            sample_rate=sample_rate,
+            channel=channel,
+            rule=EndpointRule.from_options(options),
+        )
 
     @contextlib.contextmanager
     def _decoder(self) -> Iterator[_Slot]:

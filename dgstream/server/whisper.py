@@ -34,8 +34,6 @@ from .twopass import Decoder, Detector, TwoPassStream
 from .utterances import EndpointRule, Segment
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     import numpy.typing as npt
 
     from ..options import LiveOptions
@@ -244,8 +242,6 @@ class WhisperEngine(BaseEngine):
             from .moonshine import MoonshineDecoder, MoonshineDetector
 
             detector = MoonshineDetector(self.moonshine._detector)
-            self.moonshine._retain()  # counted: detectors that share it gather and replay
-            release: Callable[[], None] = self._release_with_moonshine
             if language == "en":
                 interim = MoonshineDecoder(self.moonshine)
             else:  # Moonshine is English only: Whisper's own chunked interims
@@ -256,7 +252,6 @@ class WhisperEngine(BaseEngine):
         else:
             detector = SileroDetector()
             interim, every = WhisperDecoder(self, language, timed=False), self.whisper_interim_every
-            release = self._release
         with self._lock:
             self._open += 1
         return TwoPassStream(
@@ -266,17 +261,12 @@ class WhisperEngine(BaseEngine):
             interim=interim,
             rule=EndpointRule.from_options(options),
             update_interval=every,
-            release=release,
+            release=self._release,
         )
 
     def _release(self) -> None:
         with self._lock:
             self._open -= 1
-
-    def _release_with_moonshine(self) -> None:
-        self._release()
-        if self.moonshine is not None:
-            self.moonshine._release()
 
     def close(self) -> None:
         if self.moonshine is not None:
