@@ -95,6 +95,21 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def recorded_speech(path: Path, seconds: float) -> Path:
+    """The first `seconds` of moonshine-voice's two_cities.wav (recorded speech) as a
+    16 kHz mono WAV at `path`. The mic tests play it: tiny-en reads recorded speech the same
+    from any start, unlike espeak-ng's (docs/LOCAL_ENGINE.md)."""
+    import pytest
+
+    assets = Path(pytest.importorskip("moonshine_voice").__file__).parent / "assets"
+    subprocess.run(
+        ["sox", str(assets / "two_cities.wav"), "-r", "16000", "-c", "1", str(path),
+         "trim", "0", str(seconds)],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
 def wait_until_recording(saved: Path, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
     """Block until `proc` (run with `--save-audio saved`) has saved 0.1 s of 16 kHz audio:
     the model is loaded and the capture is streaming. A fixed sleep is not enough on a

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers import PARAGRAPH, clean_env, dgstream_cmd, run, wait_until_recording
+from helpers import PARAGRAPH, clean_env, dgstream_cmd, recorded_speech, run, wait_until_recording
 
 pytest.importorskip("moonshine_voice")
 jiwer = pytest.importorskip("jiwer")
@@ -85,12 +85,7 @@ def test_mic_with_local_transcribes_speech(pulse_mic: PulseMic, tmp_path: Path) 
     import subprocess
     import time
 
-    clip = tmp_path / "clip.wav"
-    subprocess.run(
-        ["sox", str(TWO_CITIES), "-r", "16000", "-c", "1", str(clip),
-         "trim", "0", str(MIC_CLIP_SECONDS)],
-        check=True,
-    )  # fmt: skip
+    clip = recorded_speech(tmp_path / "clip.wav", MIC_CLIP_SECONDS)
     saved = tmp_path / "saved.wav"
     env = {**clean_env(), **pulse_mic.env}
     proc = subprocess.Popen(

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile as sf
-from helpers import WORDS, clean_env, dgstream_cmd, wait_until_recording
+from helpers import WORDS, clean_env, dgstream_cmd, recorded_speech, wait_until_recording
 from pulse import PulseMic
 
 from dgstream.status import ExitStatus
@@ -196,10 +196,7 @@ def test_mic_with_system_transcribes_each_side_in_its_channel_in_order(
 
     pytest.importorskip("moonshine_voice")
     _speakers(pulse_mic)
-    assets = Path(pytest.importorskip("moonshine_voice").__file__).parent / "assets"
-    recorded = tmp_path / "you.wav"
-    subprocess.run(["sox", str(assets / "two_cities.wav"), "-r", "16000", "-c", "1",
-                    str(recorded), "trim", "0", "4.8"], check=True)  # fmt: skip
+    recorded = recorded_speech(tmp_path / "you.wav", 4.8)
     you, others = _padded(recorded, tmp_path), _padded(pulse_mic.speech(SENTENCE_OTHERS), tmp_path)
     srt, saved = tmp_path / "call.srt", tmp_path / "call.wav"
     proc = subprocess.Popen(
