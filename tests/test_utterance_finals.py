@@ -112,19 +112,23 @@ class _Spans:
     [
         (0.0, [(1.0, 2.0), (4.0, 5.0)], None, [1.0, 1.0]),
         (0.5, [(1.0, 2.0), (4.0, 5.0)], None, [1.5, 1.5]),  # half a second before each
+        (None, [(1.0, 2.0), (4.0, 5.0)], None, [1.5, 1.5]),  # the default, both engines'
         # Never before the stream's start, nor before the last final (a Finalize at 2.5 s).
         (0.5, [(0.2, 2.0), (2.7, 3.5)], 2.5, [2.5, 1.0]),
     ],
 )
 def test_a_final_decodes_from_its_lead_before_the_segment_never_before_the_last_cut(
-    lead: float, segments: list[tuple[float, float]], flush_at: float | None, lengths: list[float]
+    lead: float | None,
+    segments: list[tuple[float, float]],
+    flush_at: float | None,
+    lengths: list[float],
 ) -> None:
     from dgstream.server.twopass import TwoPassStream
 
     spans = _Spans(segments)
     stream = TwoPassStream(
         sample_rate=16000, detector=spans, final=spans, interim=None,
-        rule=EndpointRule(pause=1.0), final_lead=lead,
+        rule=EndpointRule(pause=1.0), **({} if lead is None else {"final_lead": lead}),
     )  # fmt: skip
     loud = (np.sin(np.arange(1600) / 3) * 8000).astype(np.int16)
     for i in range(70):  # 7 s in 100 ms chunks, speech inside each segment

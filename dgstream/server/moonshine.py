@@ -56,11 +56,6 @@ _FLAG_FORCE_UPDATE = 1
 #: transcript Moonshine keeps (and returns on every update) stays short.
 _ROTATE_AFTER_LINES = 32
 
-#: Seconds of audio before the detector's segment that a final decodes too (never before
-#: the last final): tiny-en reads the first word better after a lead-in than from a cut
-#: at the segment's edge ("fail again" heard as "fare again"; docs/LOCAL_ENGINE.md).
-FINAL_LEAD = 0.5
-
 #: The detector's hop: audio is padded to a multiple of it before a decode, so the
 #: decoder's own (disabled) detector does not drop the last few milliseconds.
 _HOP = 512
@@ -229,7 +224,6 @@ class MoonshineStream(TwoPassStream):
                 interim=decoder,
                 rule=rule or EndpointRule(),
                 update_interval=engine.update_interval,
-                final_lead=FINAL_LEAD,
                 release=release,
             )
         except BaseException:

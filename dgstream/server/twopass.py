@@ -32,10 +32,17 @@ from .wording import to_words
 if TYPE_CHECKING:
     import numpy.typing as npt
 
-__all__ = ["Decoder", "Detector", "TwoPassStream"]
+__all__ = ["FINAL_LEAD", "Decoder", "Detector", "TwoPassStream"]
 
 #: Audio kept before the utterance, for the detector's look-behind and word timing.
 _KEEP_BEFORE = 1.0
+
+#: Seconds of audio before the detector's first segment that a final decodes too (never
+#: before the last final). A model reads the first word better after a lead-in than from
+#: a cut at the segment's edge (tiny-en heard beckett.wav's "fail again" as "fare again"),
+#: and the final then hears what a one-shot decode of the recording hears (whisper-base on
+#: 10 dB noise: 0.239 without it against 0.188 one-shot; docs/LOCAL_ENGINE.md).
+FINAL_LEAD = 0.5
 
 
 class Detector(Protocol):
@@ -75,7 +82,7 @@ class TwoPassStream(BaseEngineStream):
         interim: Decoder | None,
         rule: EndpointRule,
         update_interval: float = 1.0,
-        final_lead: float = 0.0,
+        final_lead: float = FINAL_LEAD,
         release: Callable[[], None] | None = None,
     ) -> None:
         self.sample_rate = int(sample_rate)
@@ -174,9 +181,8 @@ class TwoPassStream(BaseEngineStream):
         self._cut = None
         words: list[EngineWord] = []
         if cut.has_speech and cut.end > cut.start:
-            # The decode may start a little before the detector's segment (never before
-            # the last cut): a small model reads better with a lead-in (docs). Untimed
-            # words are still shared over the speech of the segment itself.
+            # The decode starts `final_lead` before the detector's segment (never before
+            # the last cut). Untimed words are still shared over the segment's speech.
             raw = self._decode(self._final_decoder, cut.start - self._final_lead, cut.end)
             words = self._words(raw, cut.start, cut.end, self._floor)
         if words:
