@@ -3,7 +3,8 @@
 
 For each engine asked for (issue 15.4):
 
-  1. WER on the evaluation set (scripts/local_eval.py: clean real speech, noisy, synthetic)
+  1. WER on the evaluation set (scripts/local_eval.py: clean real speech, noisy real
+     speech, synthetic, noisy synthetic)
      through the real CLI path, `dgstream file --local --engine E --speed 50`, and the
      engine's one-shot decode of each whole clip (the streaming path should lose nothing);
   2. final latency: audio from the last word of an utterance (as the engine times it:
@@ -42,7 +43,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from local_eval import TWO_CITIES, Clip, _read, build, wer
+from local_eval import KINDS, TWO_CITIES, Clip, _read, build, wer
 
 CHUNK = 0.1
 
@@ -124,19 +125,20 @@ def section_wer(name: str, model: str | None, clips: list[Clip], verbose: bool) 
         rows.setdefault(clip.kind, []).append((clip.reference, streamed, single))
         if verbose:
             print(
-                f"  {clip.kind:9s} {clip.name:18s} {wer([clip.reference], [streamed]):.2f}  {streamed}"
+                f"  {clip.kind:15s} {clip.name:18s} {wer([clip.reference], [streamed]):.2f} "
+                f"(one-shot {wer([clip.reference], [single]):.2f})  {streamed}"
             )
     close = getattr(engine, "close", None)
     if callable(close):
         close()
-    for kind in ("clean", "noisy", "synthetic"):
+    for kind in KINDS:
         got = rows.get(kind, [])
         if not got:
             continue
         refs = [r for r, _, _ in got]
         seconds = sum(c.seconds for c in clips if c.kind == kind)
         print(
-            f"{name}: WER {kind:9s} {wer(refs, [s for _, s, _ in got]):.3f} through the CLI, "
+            f"{name}: WER {kind:15s} {wer(refs, [s for _, s, _ in got]):.3f} through the CLI, "
             f"{wer(refs, [o for _, _, o in got]):.3f} one-shot ({len(got)} clips, {seconds:.0f} s)"
         )
     if latencies:
