@@ -156,6 +156,30 @@ def test_a_whisper_final_hears_the_lead_in_before_the_speech(
     assert begins[0] / rate <= 0.65, begins[0] / rate
 
 
+def test_a_hyphenated_word_is_one_word(engine: Any) -> None:
+    # Whisper times " ill" and "-disposed" apart; the text (and Deepgram) has one word.
+    clip = LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0880.wav"  # "...ill-disposed..."
+    if not clip.is_file():
+        pytest.skip("pocketsphinx-testdata is not installed")
+    import soundfile
+
+    from dgstream.server.whisper import WhisperDecoder
+
+    audio, _ = soundfile.read(str(clip), dtype="float32")
+    words = WhisperDecoder(engine, "en", timed=True)(audio)
+    assert [w[0].strip() for w in words] == [
+        "He",
+        "was",
+        "not",
+        "an",
+        "ill-disposed",
+        "young",
+        "man.",
+    ]
+    ill = words[4]
+    assert ill[1] is not None and ill[2] is not None and 0.5 < ill[2] - ill[1] < 1.2
+
+
 def test_whisper_digits_are_words_unless_numerals_asks_for_digits(engine: Any) -> None:
     # Whisper writes "7 of clubs"; Deepgram without `numerals` writes "seven" (issue 15).
     card = Path("/usr/share/pocketsphinx/test/data/cards/003.wav")  # "seven of clubs"

@@ -45,6 +45,10 @@ __all__ = ["MODEL_ENV", "SileroDetector", "WhisperDecoder", "WhisperEngine", "wh
 MODEL_ENV = "DGSTREAM_WHISPER_MODEL"
 DEFAULT_MODEL = "base"
 
+#: Languages whose words Whisper splits without spaces (as faster-whisper does): there
+#: a word without a leading space is a word of its own, elsewhere it goes on the last.
+_UNSPACED = frozenset({"zh", "ja", "th", "lo", "my", "yue"})
+
 
 def whisper_language(options: LiveOptions | None) -> str | None:
     """Whisper's language code for a request: `fr-CA` -> `fr`; `multi` -> None (detect);
@@ -75,7 +79,7 @@ class WhisperDecoder:
     def __call__(self, audio: npt.NDArray[np.float32]) -> list[RawWord]:
         engine = self._engine
         with engine._decodes:
-            segments, _info = engine.whisper.transcribe(
+            segments, info = engine.whisper.transcribe(
                 audio,
                 language=self._language,
                 beam_size=engine.beam_size if self._timed else 1,
@@ -86,13 +90,19 @@ class WhisperDecoder:
                 hotwords=self._hotwords,
             )
             segments = list(segments)  # the generator decodes as it is read
+        spaced = (self._language or info.language) not in _UNSPACED
         words: list[RawWord] = []
         for segment in segments:
             if self._timed and segment.words:
-                words += [
-                    (str(w.word), float(w.start), float(w.end), float(w.probability))
-                    for w in segment.words
-                ]
+                first = len(words)
+                for w in segment.words:
+                    text, end, p = str(w.word), float(w.end), float(w.probability)
+                    if spaced and len(words) > first and text and not text[0].isspace():
+                        # " ill" + "-disposed": one word, as the text has it
+                        last, start, _, q = words[-1]
+                        words[-1] = (last + text, start, end, min(p, q))
+                    else:
+                        words.append((text, float(w.start), end, p))
             else:
                 words += [(token, None, None, 1.0) for token in str(segment.text).split()]
         return words
